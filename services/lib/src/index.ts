@@ -1,0 +1,14 @@
+export * from "./config";
+export * from "./log";
+export * from "./telemetry";
+export * from "./bus";
+export * from "./process";
+export * from "./db/client";
+export * as tables from "./db/schema";
+export { JOB_STATUSES, type JobStatusName } from "./db/schema";
+export * from "./grpc/errors";
+export * from "./grpc/types";
+export * from "./grpc/server";
+export * from "./grpc/client";
+export * from "./validate";
+export * as pb from "./proto";
