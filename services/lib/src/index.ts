@@ -12,3 +12,4 @@ export * from "./grpc/server";
 export * from "./grpc/client";
 export * from "./validate";
 export * as pb from "./proto";
+export * from "./recorder";

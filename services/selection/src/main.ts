@@ -1,0 +1,4 @@
+import { main } from "@uniformity/lib";
+import { app } from "./app";
+
+main(app);

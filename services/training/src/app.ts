@@ -1,0 +1,26 @@
+// TrainingService process.
+import { bind, pb, startServer, type ProcessOptions } from "@uniformity/lib";
+import { trainingService } from "./service";
+import { mirrorWorkers } from "./workers";
+
+export const app: ProcessOptions = {
+  name: "training",
+  defaultMetricsPort: 9462,
+  needsDatabase: true,
+  async start({ config, log, database, bus }) {
+    const mirror = await mirrorWorkers(bus, database, log);
+    const server = await startServer({
+      address: config.trainingAddr,
+      token: config.token,
+      log,
+      services: [bind("uniformity.v1.TrainingService", pb.TrainingServiceService, trainingService({ database, bus, heartbeatTtlMs: config.heartbeatTtlMs }))],
+    });
+    log.info("serving", { address: config.trainingAddr, port: server.port });
+    return {
+      async stop(graceMs) {
+        await server.shutdown(graceMs);
+        mirror.stop();
+      },
+    };
+  },
+};
