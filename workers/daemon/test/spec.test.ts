@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { localSpec } from "../src/spec";
+
+describe("localSpec", () => {
+  it("adds input paths and the output dir without touching the job's spec", () => {
+    const spec = { strategy: "uniform", size: 10, embedder: { kind: "precomputed", dim: 0 }, dataset: { name: "alpaca" } };
+    const local = localSpec(
+      spec,
+      { dataset: { path: "/d/cache/aa", format: "alpaca" }, precomputed: { path: "/d/cache/bb" } },
+      "/d/jobs/j1/out",
+    );
+    assert.deepEqual(local, {
+      strategy: "uniform",
+      size: 10,
+      embedder: { kind: "precomputed", dim: 0, path: "/d/cache/bb" },
+      dataset: { name: "alpaca", path: "/d/cache/aa", format: "alpaca" },
+      output_dir: "/d/jobs/j1/out",
+    });
+    assert.deepEqual(spec.dataset, { name: "alpaca" });
+  });
+  it("creates the role's object when the spec has none", () => {
+    assert.deepEqual(localSpec({}, { precomputed: { path: "/p" }, subset: { path: "/s" } }, "/o"), {
+      embedder: { path: "/p" },
+      subset: { path: "/s" },
+      output_dir: "/o",
+    });
+  });
+});
