@@ -18,7 +18,7 @@ import {
   type StreamConfig,
 } from "nats";
 import type { Logger } from "./log";
-import { injectContext, type Carrier } from "./telemetry";
+import { injectContext, inSpan, SpanKind, type Carrier } from "./telemetry";
 
 export type JobKind = "select" | "train" | "eval" | "selftest";
 /** Event subjects use the kind the DESIGN names them by: training events are `events.run.<id>.*`. */
@@ -187,7 +187,9 @@ export function headersToCarrier(h: MsgHdrs | undefined): Carrier {
 
 /** Publishes a JSON event or job to JetStream; msgId makes redelivered publishes idempotent. */
 export async function publishJson(js: JetStreamClient, subject: string, payload: unknown, msgId?: string): Promise<void> {
-  await js.publish(subject, encodeJson(payload), { headers: traceHeaders(), ...(msgId ? { msgID: msgId } : {}) });
+  await inSpan(`publish ${subject.split(".").slice(0, 2).join(".")}`, { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } }, async () => {
+    await js.publish(subject, encodeJson(payload), { headers: traceHeaders(), ...(msgId ? { msgID: msgId } : {}) });
+  });
 }
 
 /** A durable pull consumer on EVENTS for one kind, created or updated idempotently. */

@@ -65,15 +65,25 @@ export function createClient<S extends ServiceDefinition>(
     if (def.requestStream && !def.responseStream) {
       client[key] = (requests: AsyncIterable<unknown> | Iterable<unknown>, options?: CallOptions) =>
         new Promise((resolve, reject) => {
-          const call = method(new grpc.Metadata(), callOptions(options), (err: grpc.ServiceError | null, res: unknown) =>
-            err ? reject(err) : resolve(res),
-          ) as grpc.ClientWritableStream<unknown>;
+          // The server may answer (usually with an error) before the upload
+          // ends: stop writing then, or the loop would wait for a drain that
+          // never comes.
+          let settle: () => void = () => undefined;
+          const settled = new Promise<void>((r) => (settle = r));
+          let done = false;
+          const call = method(new grpc.Metadata(), callOptions(options), (err: grpc.ServiceError | null, res: unknown) => {
+            done = true;
+            settle();
+            if (err) reject(err);
+            else resolve(res);
+          }) as grpc.ClientWritableStream<unknown>;
           linkSignal(call, options?.signal);
           (async () => {
             for await (const request of requests) {
-              if (!call.write(request)) await new Promise((r) => call.once("drain", r));
+              if (done) break;
+              if (!call.write(request)) await Promise.race([new Promise((r) => call.once("drain", r)), settled]);
             }
-            call.end();
+            if (!done) call.end();
           })().catch((err) => {
             call.cancel();
             reject(err);

@@ -1,0 +1,188 @@
+// Starts a real mesh for end-to-end tests: a throwaway Postgres database, a
+// NATS namespace of its own, the services and a worker as child processes
+// on free ports. stop() removes every trace of it.
+import { spawn, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { connect } from "nats";
+import { checkHealth, dropDatabase, ensureDatabase, migrateDatabase, openDatabase, wireNames } from "@uniformity/lib";
+
+export const ROOT = path.resolve(__dirname, "../../..");
+export const CLI = path.join(ROOT, "services/cli/dist/src/main.js");
+
+export function baseDatabaseUrl(): string {
+  return process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+}
+
+export function natsUrl(): string {
+  return process.env.NATS_URL ?? "nats://127.0.0.1:4222";
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Scratch {
+  databaseUrl: string;
+  namespace: string;
+  dataDir: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh migrated database and NATS namespace, and a temp folder. */
+export async function scratch(): Promise<Scratch> {
+  const suffix = crypto.randomBytes(4).toString("hex");
+  const url = new URL(baseDatabaseUrl());
+  url.pathname = `/uniformity_t_${suffix}`;
+  const databaseUrl = url.toString();
+  await ensureDatabase(databaseUrl);
+  const database = openDatabase(databaseUrl);
+  await migrateDatabase(database);
+  await database.close();
+  const namespace = `t${suffix}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "uniformity-e2e-"));
+  return {
+    databaseUrl,
+    namespace,
+    dataDir,
+    async drop() {
+      await dropDatabase(databaseUrl).catch(() => undefined);
+      await deleteNamespace(namespace);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Deletes the streams, KV bucket and object store of a namespace. */
+export async function deleteNamespace(namespace: string): Promise<void> {
+  const names = wireNames(namespace);
+  const nc = await connect({ servers: natsUrl() });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const stream of [names.jobsStream, names.eventsStream, `KV_${names.workersBucket}`, `OBJ_${names.datasetsBucket}`]) {
+      await jsm.streams.delete(stream).catch(() => undefined);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+export type Part = "selection" | "training" | "evaluation" | "worker";
+
+const SCRIPTS: Record<Part, string> = {
+  selection: "services/selection/dist/src/main.js",
+  training: "services/training/dist/src/main.js",
+  evaluation: "services/evaluation/dist/src/main.js",
+  worker: "workers/daemon/dist/src/main.js",
+};
+
+export interface Running {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+export interface Mesh {
+  scratch: Scratch;
+  env: Record<string, string>;
+  parts: Partial<Record<Part, Running>>;
+  start(part: Part, extraEnv?: Record<string, string>): Promise<Running>;
+  cli(args: string[], options?: { env?: Record<string, string>; input?: string }): Promise<CliResult>;
+  stop(): Promise<void>;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runNode(script: string, args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export async function startMesh(options: { parts?: Part[]; env?: Record<string, string> } = {}): Promise<Mesh> {
+  const s = await scratch();
+  const [selectionPort, trainingPort, evaluationPort] = [await freePort(), await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    DATABASE_URL: s.databaseUrl,
+    NATS_URL: natsUrl(),
+    UNIFORMITY_NATS_NAMESPACE: s.namespace,
+    UNIFORMITY_SELECTION_ADDR: `127.0.0.1:${selectionPort}`,
+    UNIFORMITY_TRAINING_ADDR: `127.0.0.1:${trainingPort}`,
+    UNIFORMITY_EVALUATION_ADDR: `127.0.0.1:${evaluationPort}`,
+    UNIFORMITY_DATA_DIR: s.dataDir,
+    UNIFORMITY_METRICS_PORT: "0",
+    UNIFORMITY_PYTHON: process.env.UNIFORMITY_PYTHON ?? path.join(ROOT, ".venv/bin/python"),
+    UNIFORMITY_CORE_DIR: path.join(ROOT, "workers/core"),
+    UNIFORMITY_SHUTDOWN_GRACE_MS: "3000",
+    ...options.env,
+  };
+  const mesh: Mesh = {
+    scratch: s,
+    env,
+    parts: {},
+    async start(part, extraEnv = {}) {
+      const child = spawn(process.execPath, [path.join(ROOT, SCRIPTS[part])], { cwd: ROOT, env: { ...process.env, ...env, ...extraEnv } });
+      const output: string[] = [];
+      child.stdout!.on("data", (d) => output.push(String(d)));
+      child.stderr!.on("data", (d) => output.push(String(d)));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      const running = { child, output, exited };
+      mesh.parts[part] = running;
+      const address = { selection: env.UNIFORMITY_SELECTION_ADDR, training: env.UNIFORMITY_TRAINING_ADDR, evaluation: env.UNIFORMITY_EVALUATION_ADDR, worker: undefined }[part];
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`${part} exited at start:\n${output.join("")}`);
+        if (address ? await checkHealth(address, 500) : output.join("").includes('"msg":"started"')) break;
+        if (Date.now() > deadline) throw new Error(`${part} did not start:\n${output.join("")}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return running;
+    },
+    cli: (args, opts = {}) => runNode(CLI, args, { ...env, ...opts.env }),
+    async stop() {
+      for (const running of Object.values(mesh.parts)) {
+        if (running.child.exitCode === null) running.child.kill("SIGTERM");
+      }
+      await Promise.all(Object.values(mesh.parts).map((r) => r.exited));
+      await s.drop();
+    },
+  };
+  for (const part of options.parts ?? ["selection", "training", "evaluation", "worker"]) await mesh.start(part);
+  return mesh;
+}
+
+/** A generated Alpaca dataset of n records (deterministic for a seed). */
+export function alpacaRecords(n: number, seed = 1): { instruction: string; input: string; output: string }[] {
+  const topics = ["sorting lists", "photosynthesis", "the french revolution", "prime numbers", "baking bread", "tcp handshakes", "poetry meter", "tax brackets"];
+  const verbs = ["Explain", "Summarise", "Give an example of", "Write a question about", "List three facts about"];
+  let state = seed >>> 0 || 1;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+  return Array.from({ length: n }, (_, i) => {
+    const topic = topics[next() % topics.length]!;
+    const verb = verbs[next() % verbs.length]!;
+    return { instruction: `${verb} ${topic}.`, input: i % 3 === 0 ? `Context number ${next() % 1000}.` : "", output: `Record ${i}: ${topic} ${next().toString(36)}.` };
+  });
+}
+
+export function sha256(bytes: Uint8Array | string): string {
+  return crypto.createHash("sha256").update(bytes).digest("hex");
+}
