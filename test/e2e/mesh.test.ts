@@ -75,7 +75,8 @@ test("a malformed file exits non-zero naming line and field, and stores nothing"
   const bad = ['{"instruction":"a","input":"","output":"b"}', '{"instruction":"a","input":"","output":"b"}', '{"instruction":"a","input":7,"output":"b"}'].join("\n");
   const res = await mesh.cli(["dataset", "import", writeFile("bad.jsonl", bad)]);
   assert.notEqual(res.code, 0);
-  assert.equal(res.stderr.trim().split("\n").length, 1, `one line, got: ${res.stderr}`);
+  const errorLines = res.stderr.trim().split("\n").filter((l) => l.startsWith("uniformity:"));
+  assert.equal(errorLines.length, 1, `one error line, got: ${res.stderr}`);
   assert.match(res.stderr, /line 3: field "input" must be a string/);
   const afterCount = JSON.parse((await mesh.cli(["dataset", "list", "--json"])).stdout).length;
   assert.equal(afterCount, before);
@@ -110,15 +111,16 @@ test("workers list shows the daemon; a self-test job runs the Python core throug
 
   const res = await mesh.cli(["workers", "selftest", "--steps", "3", "--json"]);
   assert.equal(res.code, 0, res.stderr);
-  const events = res.stdout.trim().split("\n").map((l) => JSON.parse(l));
-  const progress = events.filter((e) => e.progress);
-  assert.equal(progress.length, 3);
-  const result = events.find((e) => e.resultJson);
-  assert.ok(result, res.stdout);
-  const parsed = JSON.parse(result.resultJson);
-  assert.equal(parsed.kind, "selftest");
-  assert.match(parsed.torch, /^2\./);
-  assert.equal(result.worker, workers[0].id);
+  const out = JSON.parse(res.stdout);
+  assert.match(out.jobId, /^[0-9a-f-]{36}$/);
+  assert.equal(out.worker, workers[0].id);
+  assert.equal(out.result.kind, "selftest");
+  assert.match(out.result.torch, /^2\./);
+
+  // Without --json the progress of the three steps is shown.
+  const plain = await mesh.cli(["workers", "selftest", "--steps", "3"]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr + plain.stdout, /3\/3/);
 });
 
 test("parts of later issues answer UNIMPLEMENTED with a clear line", async () => {
