@@ -129,6 +129,23 @@ test("parts of later issues answer UNIMPLEMENTED with a clear line", async () =>
   assert.match(res.stderr, /CancelRun is not implemented yet/);
 });
 
+test("every process serves Prometheus metrics: RPC counts and latencies, job counts, queue depth", async () => {
+  const portOf = (part: "selection" | "training" | "worker") => {
+    const line = mesh.parts[part]!.output.join("").split("\n").find((l) => l.includes('"msg":"started"'));
+    return JSON.parse(line!).metrics_port as number;
+  };
+  const selection = await (await fetch(`http://127.0.0.1:${portOf("selection")}/metrics`)).text();
+  assert.match(selection, /uniformity_rpc_requests_total\{[^}]*method="ImportDataset"[^}]*\} [1-9]/);
+  assert.match(selection, /uniformity_rpc_duration_seconds_bucket\{[^}]*method="ImportDataset"/);
+  assert.match(selection, /uniformity_rpc_requests_total\{[^}]*code="INVALID_ARGUMENT"/);
+  const training = await (await fetch(`http://127.0.0.1:${portOf("training")}/metrics`)).text();
+  assert.match(training, /uniformity_rpc_requests_total\{[^}]*method="RunSelftest"/);
+  const worker = await (await fetch(`http://127.0.0.1:${portOf("worker")}/metrics`)).text();
+  assert.match(worker, /uniformity_jobs_total\{[^}]*kind="selftest"[^}]*\} [1-9]/);
+  assert.match(worker, /uniformity_worker_busy_slots\{/);
+  assert.match(worker, /uniformity_jobs_pending\{/);
+});
+
 test("a dead worker drops out of workers list after the heartbeat TTL", async () => {
   const worker = mesh.parts.worker!;
   worker.child.kill("SIGKILL");
