@@ -123,10 +123,10 @@ test("workers list shows the daemon; a self-test job runs the Python core throug
   assert.match(plain.stderr + plain.stdout, /3\/3/);
 });
 
-test("parts of later issues answer UNIMPLEMENTED with a clear line", async () => {
+test("cancelling an unknown run is NOT_FOUND", async () => {
   const res = await mesh.cli(["runs", "cancel", "00000000-0000-4000-8000-000000000000"]);
   assert.equal(res.code, 1);
-  assert.match(res.stderr, /CancelRun is not implemented yet/);
+  assert.match(res.stderr, /run 00000000-0000-4000-8000-000000000000 not found/);
 });
 
 test("every process serves Prometheus metrics: RPC counts and latencies, job counts, queue depth", async () => {

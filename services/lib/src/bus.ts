@@ -186,9 +186,10 @@ export function headersToCarrier(h: MsgHdrs | undefined): Carrier {
 }
 
 /** Publishes a JSON event or job to JetStream; msgId makes redelivered publishes idempotent. */
-export async function publishJson(js: JetStreamClient, subject: string, payload: unknown, msgId?: string): Promise<void> {
-  await inSpan(`publish ${subject.split(".").slice(0, 2).join(".")}`, { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } }, async () => {
-    await js.publish(subject, encodeJson(payload), { headers: traceHeaders(), ...(msgId ? { msgID: msgId } : {}) });
+export async function publishJson(js: JetStreamClient, subject: string, payload: unknown, msgId?: string): Promise<{ seq: number }> {
+  return inSpan(`publish ${subject.split(".").slice(0, 2).join(".")}`, { kind: SpanKind.PRODUCER, attributes: { "messaging.system": "nats", "messaging.destination.name": subject } }, async () => {
+    const ack = await js.publish(subject, encodeJson(payload), { headers: traceHeaders(), ...(msgId ? { msgID: msgId } : {}) });
+    return { seq: ack.seq };
   });
 }
 

@@ -224,7 +224,7 @@ export function selectionService(deps: SelectionDeps): Implementation<typeof pb.
       const job: JobMessage = {
         id: row!.id,
         kind: "select",
-        spec: { kind: "select", strategy, size, seed: request.seed, embedder: { ...embedder }, device: "auto" },
+        spec: { kind: "select", strategy, size, seed: request.seed, embedder: coreEmbedder(embedder), device: "auto" },
         inputs,
       };
       try {
@@ -323,4 +323,10 @@ export function selectionService(deps: SelectionDeps): Implementation<typeof pb.
       return { png: Buffer.from(png) };
     },
   };
+}
+
+/** The embedder as the core's spec names it: a sentence-transformers model travels as `path`. */
+function coreEmbedder(embedder: EmbedderRecord): Record<string, unknown> {
+  const { model_dir, precomputed_sha256: _sha, ...rest } = embedder;
+  return model_dir ? { ...rest, path: model_dir } : rest;
 }

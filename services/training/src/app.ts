@@ -2,6 +2,7 @@
 import { bind, pb, startServer, type ProcessOptions } from "@uniformity/lib";
 import { trainingService } from "./service";
 import { mirrorWorkers } from "./workers";
+import { startRunRecorder } from "./recorder";
 
 export const app: ProcessOptions = {
   name: "training",
@@ -9,6 +10,7 @@ export const app: ProcessOptions = {
   needsDatabase: true,
   async start({ config, log, database, bus }) {
     const mirror = await mirrorWorkers(bus, database, log);
+    const recorder = await startRunRecorder(database, bus, log);
     const server = await startServer({
       address: config.trainingAddr,
       token: config.token,
@@ -20,6 +22,7 @@ export const app: ProcessOptions = {
       async stop(graceMs) {
         await server.shutdown(graceMs);
         mirror.stop();
+        await recorder.stop();
       },
     };
   },

@@ -1,10 +1,13 @@
 // TrainingService: runs (the bodies of StartRun, CancelRun and StreamMetrics
 // come with the training issue), live workers, and the self-test job.
 import crypto from "node:crypto";
-import { desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
 import {
   decodeJson,
   deadlineExceeded,
+  failedPrecondition,
+  isFinalStatus,
+  invalidArgument,
   jobStatusToPb,
   nextPageToken,
   notFound,
@@ -14,7 +17,6 @@ import {
   requireId,
   requireNumber,
   tables,
-  unimplemented,
   unavailable,
   type Bus,
   type Database,
@@ -23,6 +25,7 @@ import {
   type JobMessage,
 } from "@uniformity/lib";
 import { heartbeatToPb, liveWorkers } from "./workers";
+import { checkRunSpec } from "./spec";
 
 export interface TrainingDeps {
   database: Database;
@@ -30,7 +33,28 @@ export interface TrainingDeps {
   heartbeatTtlMs: number;
 }
 
-const { runs } = tables;
+const { runs, lossPoints, selections, datasets } = tables;
+
+type LossRow = typeof lossPoints.$inferSelect;
+
+export function lossPointToPb(row: LossRow): pb.LossPoint {
+  return {
+    step: row.step,
+    epoch: row.epoch,
+    loss: row.loss,
+    lr: row.lr,
+    gradNorm: row.gradNorm ?? 0,
+    tokens: row.tokens,
+    samples: row.samples,
+    elapsedS: row.elapsedS,
+    tokensPerS: row.tokensPerS ?? 0,
+  };
+}
+
+/** Every k-th step (and the last) so a long trace arrives in about maxPoints points. */
+export function strideFor(count: number, maxPoints: number): number {
+  return maxPoints > 0 && count > maxPoints ? Math.ceil(count / maxPoints) : 1;
+}
 
 export function runToPb(row: typeof runs.$inferSelect): pb.Run {
   const progress = row.progress as { phase?: string; done?: number; total?: number } | null;
@@ -58,9 +82,60 @@ export function runToPb(row: typeof runs.$inferSelect): pb.Run {
 
 export function trainingService(deps: TrainingDeps): Implementation<typeof pb.TrainingServiceService> {
   const { db } = deps.database;
+
+  async function waitForRecorded(id: string, status: string, signal: AbortSignal) {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const [row] = await db.select().from(runs).where(eq(runs.id, id));
+      if (row!.status === status || isFinalStatus(row!.status) || Date.now() > deadline || signal.aborted) return row!;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   return {
-    async startRun() {
-      throw unimplemented("StartRun", "training issue #4");
+    async startRun(request) {
+      const checked = checkRunSpec(request.spec);
+      if (request.name.length > 200) throw invalidArgument("name", "must be at most 200 characters");
+      let datasetId: string;
+      let selectionId: string | null = null;
+      let input: { sha256: string; format: string };
+      if ("selectionId" in checked.data) {
+        selectionId = requireId("spec.selection_id", checked.data.selectionId);
+        const [found] = await db.select({ selection: selections, dataset: datasets }).from(selections).innerJoin(datasets, eq(datasets.id, selections.datasetId)).where(eq(selections.id, selectionId));
+        if (!found) throw notFound("selection", selectionId);
+        if (found.selection.status !== "done" || !found.selection.subsetSha256) {
+          throw failedPrecondition(`selection ${selectionId} is ${found.selection.status}, not done: wait for it (uniformity select waits by default)`);
+        }
+        datasetId = found.dataset.id;
+        input = { sha256: found.selection.subsetSha256, format: found.dataset.format };
+      } else {
+        datasetId = requireId("spec.dataset_id", checked.data.datasetId);
+        const [dataset] = await db.select().from(datasets).where(eq(datasets.id, datasetId));
+        if (!dataset) throw notFound("dataset", datasetId);
+        input = { sha256: dataset.sha256, format: dataset.format };
+      }
+      if (checked.settings.gpus > 0) {
+        const most = Math.max(0, ...(await liveWorkers(deps.bus, deps.heartbeatTtlMs)).map((w) => w.gpus.length));
+        if (checked.settings.gpus > most) {
+          throw invalidArgument("spec.gpus", `asks for ${checked.settings.gpus} GPUs but the live workers have at most ${most}`);
+        }
+      }
+      const spec = pb.RunSpec.toJSON(request.spec!) as object;
+      const [row] = await db.insert(runs).values({ name: request.name, selectionId, datasetId, spec, status: "queued" }).returning();
+      const job: JobMessage = {
+        id: row!.id,
+        kind: "train",
+        spec: { kind: "train", run_id: row!.id, ...checked.settings, device: "auto" },
+        inputs: { dataset: input },
+      };
+      try {
+        const { seq } = await publishJson(deps.bus.js, deps.bus.names.jobs("train"), job, row!.id);
+        const [queued] = await db.update(runs).set({ jobSeq: seq }).where(eq(runs.id, row!.id)).returning();
+        return { run: runToPb(queued!) };
+      } catch (err) {
+        await db.delete(runs).where(eq(runs.id, row!.id));
+        throw unavailable(`could not queue the run: ${(err as Error).message}`);
+      }
     },
 
     async getRun(request) {
@@ -75,13 +150,97 @@ export function trainingService(deps: TrainingDeps): Implementation<typeof pb.Tr
       return { runs: rows.map(runToPb), nextPageToken: nextPageToken(page, rows.length) };
     },
 
-    async cancelRun() {
-      throw unimplemented("CancelRun", "training issue #4");
+    async cancelRun(request) {
+      const id = requireId("id", request.id);
+      const [row] = await db.select().from(runs).where(eq(runs.id, id));
+      if (!row) throw notFound("run", id);
+      if (isFinalStatus(row.status)) throw failedPrecondition(`run ${id} is already ${row.status}`);
+      if (row.status === "queued" && row.jobSeq !== null) {
+        // Still waiting in JOBS: withdraw the message so no worker starts it.
+        const withdrawn = await deps.bus.jsm.streams.deleteMessage(deps.bus.names.jobsStream, row.jobSeq, false).catch(() => false);
+        if (withdrawn) {
+          const [cancelled] = await db
+            .update(runs)
+            .set({ status: "cancelled", error: "cancelled before it started", finishedAt: new Date() })
+            .where(and(eq(runs.id, id), eq(runs.status, "queued")))
+            .returning();
+          if (cancelled) return { run: runToPb(cancelled) };
+        }
+      }
+      // Running (or just taken by a worker): ask its worker; the run ends
+      // cancelled when the core has stopped. Marked here so the recorder
+      // repeats the request should the worker not have listened yet.
+      const [marked] = await db.update(runs).set({ error: "cancel requested" }).where(eq(runs.id, id)).returning();
+      deps.bus.nc.publish(deps.bus.names.control("run", id), new TextEncoder().encode(JSON.stringify({ action: "cancel" })));
+      return { run: runToPb(marked!) };
     },
 
-    // eslint-disable-next-line require-yield
-    async *streamMetrics() {
-      throw unimplemented("StreamMetrics", "training issue #4");
+    async *streamMetrics(request, ctx) {
+      const id = requireId("run_id", request.runId);
+      const maxPoints = requireNumber("max_points", request.maxPoints, { min: 0, max: 1_000_000, integer: true });
+      const afterStep = requireNumber("after_step", request.afterStep, { min: 0, integer: true });
+      // Subscribe before reading history so no live step falls between the two.
+      const subscription = request.follow ? deps.bus.nc.subscribe(deps.bus.names.events("run", id, "*")) : undefined;
+      const onAbort = () => subscription?.unsubscribe();
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        const [row] = await db.select().from(runs).where(eq(runs.id, id));
+        if (!row) throw notFound("run", id);
+        const [{ count }] = (await db.select({ count: sql<number>`count(*)::int` }).from(lossPoints).where(and(eq(lossPoints.runId, id), gt(lossPoints.step, afterStep)))) as [{ count: number }];
+        const stride = strideFor(count, maxPoints);
+        const history = await db
+          .select()
+          .from(lossPoints)
+          .where(
+            and(
+              eq(lossPoints.runId, id),
+              gt(lossPoints.step, afterStep),
+              stride > 1 ? sql`(${lossPoints.step} % ${stride} = 0 or ${lossPoints.step} = (select max(step) from loss_points where run_id = ${id}))` : undefined,
+            ),
+          )
+          .orderBy(asc(lossPoints.step));
+        let last = afterStep;
+        for (const point of history) {
+          last = point.step;
+          yield { event: { $case: "step", value: lossPointToPb(point) } };
+        }
+        yield { event: { $case: "run", value: runToPb(row) } };
+        if (!subscription || isFinalStatus(row.status)) return;
+
+        for await (const message of subscription) {
+          const event = decodeJson<JobEvent>(message.data);
+          if (event.type === "step" && Number(event.step) > last) {
+            last = Number(event.step);
+            if (stride > 1 && last % stride !== 0) continue;
+            yield {
+              event: {
+                $case: "step",
+                value: {
+                  step: last,
+                  epoch: Number(event.epoch ?? 0),
+                  loss: Number(event.loss),
+                  lr: Number(event.lr ?? 0),
+                  gradNorm: Number(event.grad_norm ?? 0),
+                  tokens: Number(event.tokens ?? 0),
+                  samples: Number(event.samples ?? 0),
+                  elapsedS: Number(event.elapsed_s ?? 0),
+                  tokensPerS: Number(event.tokens_per_s ?? 0),
+                },
+              },
+            };
+          } else if (event.type === "progress") {
+            yield { event: { $case: "progress", value: { phase: String(event.phase ?? ""), done: Number(event.done ?? 0), total: Number(event.total ?? 0) } } };
+          } else if (event.type === "status") {
+            // The recorder writes the status a moment after the event: wait for it.
+            const final = await waitForRecorded(id, event.status ?? "", ctx.signal);
+            yield { event: { $case: "run", value: runToPb(final) } };
+            if (isFinalStatus(final.status)) return;
+          }
+        }
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+        subscription?.unsubscribe();
+      }
     },
 
     async listWorkers() {

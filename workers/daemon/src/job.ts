@@ -29,7 +29,7 @@ import type { JsMsg } from "nats";
 import { EventQueue, type OutgoingEvent } from "./events";
 import { fetchInput, MissingInput, uploadResultFiles } from "./files";
 import { backoffMs, EXIT_BAD_INPUT, eventMsgId, failureMessage, outcomeOf, parseLine, type CoreLine, type Exit, type JobStatus, type Outcome } from "./lines";
-import { localSpec, type LocalInput } from "./spec";
+import { coreCommand, localSpec, type LocalInput } from "./spec";
 
 export interface JobEnv {
   bus: Bus;
@@ -273,7 +273,8 @@ async function runCore(env: JobEnv, job: JobMessage, attempt: number, run: CoreR
   if (traceparent) childEnv.TRACEPARENT = traceparent;
   else delete childEnv.TRACEPARENT;
 
-  const child = spawn(env.config.pythonBin, ["-m", "uniformity_core", job.kind, "--spec", run.specPath], {
+  const [program, ...args] = coreCommand(env.config.pythonBin, job.kind, run.specPath, Number(job.spec.gpus ?? 0));
+  const child = spawn(program!, args, {
     cwd: run.jobDir,
     env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],
@@ -351,10 +352,11 @@ async function runCore(env: JobEnv, job: JobMessage, attempt: number, run: CoreR
 }
 
 /** A publish that survives a short NATS hiccup; the msgId makes the repeats harmless. */
-async function publishRetrying(jobContext: Context, publish: () => Promise<void>, tries = 3): Promise<void> {
+async function publishRetrying(jobContext: Context, publish: () => Promise<unknown>, tries = 3): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await context.with(jobContext, publish);
+      await context.with(jobContext, publish);
+      return;
     } catch (err) {
       if (attempt >= tries) throw err;
       await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));

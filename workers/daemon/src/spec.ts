@@ -28,3 +28,16 @@ export function localSpec(spec: Record<string, unknown>, inputs: Record<string, 
   out.output_dir = outputDir;
   return out;
 }
+
+/**
+ * The command line that runs the core: torchrun (as `python -m
+ * torch.distributed.run`, so it is the venv's own) for a training job on
+ * several GPUs, one process otherwise.
+ */
+export function coreCommand(pythonBin: string, kind: string, specPath: string, gpus: number): string[] {
+  const core = ["-m", "uniformity_core", kind, "--spec", specPath];
+  if (kind === "train" && Number.isInteger(gpus) && gpus > 1) {
+    return [pythonBin, "-m", "torch.distributed.run", "--standalone", `--nproc_per_node=${gpus}`, ...core];
+  }
+  return [pythonBin, ...core];
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { localSpec } from "../src/spec";
+import { coreCommand, localSpec } from "../src/spec";
 
 describe("localSpec", () => {
   it("adds input paths and the output dir without touching the job's spec", () => {
@@ -25,5 +25,19 @@ describe("localSpec", () => {
       subset: { path: "/s" },
       output_dir: "/o",
     });
+  });
+});
+
+describe("coreCommand", () => {
+  it("runs one process for every job but multi-GPU training", () => {
+    assert.deepEqual(coreCommand("/v/python", "select", "/j/spec.json", 0), ["/v/python", "-m", "uniformity_core", "select", "--spec", "/j/spec.json"]);
+    assert.deepEqual(coreCommand("/v/python", "train", "/j/spec.json", 1), ["/v/python", "-m", "uniformity_core", "train", "--spec", "/j/spec.json"]);
+    assert.deepEqual(coreCommand("/v/python", "eval", "/j/spec.json", 4), ["/v/python", "-m", "uniformity_core", "eval", "--spec", "/j/spec.json"]);
+  });
+
+  it("uses torchrun with one process per GPU for training on several GPUs", () => {
+    assert.deepEqual(coreCommand("/v/python", "train", "/j/spec.json", 2), [
+      "/v/python", "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "uniformity_core", "train", "--spec", "/j/spec.json",
+    ]);
   });
 });

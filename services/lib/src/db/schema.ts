@@ -97,6 +97,8 @@ export const runs = pgTable(
     progress: jsonb("progress"),
     checkpointDir: text("checkpoint_dir"),
     attempts: integer("attempts").notNull().default(0),
+    /** JOBS stream sequence of the job message, so a queued run can be withdrawn on cancel. */
+    jobSeq: bigint("job_seq", { mode: "number" }),
     createdAt: created(),
     startedAt: timestamp("started_at", { withTimezone: true }),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
