@@ -125,7 +125,7 @@ test("train flags become the RunSpec; unset flags leave the server's defaults", 
     parse([
       "train", "--selection", "SEL", "--model", "/m/llama", "--loss", "l2", "--optim", "sgd", "--lr", "1e-4",
       "--batch-size", "32", "--micro-batch-size", "4", "--epochs", "1.5", "--warmup-steps", "0", "--precision", "bf16",
-      "--gradient-checkpointing", "--gpus", "2", "--eval", "arc_challenge:25", "--eval", "truthfulqa_mc", "--name", "u-10",
+      "--gradient-checkpointing", "--gpus", "2", "--eval", "arc_challenge:25", "--eval", "truthfulqa_mc", "--eval-data", "/data/tasks", "--name", "u-10",
     ]),
   );
   assert.equal(request.name, "u-10");
@@ -139,10 +139,14 @@ test("train flags become the RunSpec; unset flags leave the server's defaults", 
   assert.equal(spec.maxLength, 0);
   assert.equal(spec.gradientCheckpointing, true);
   assert.deepEqual(spec.evals, [{ name: "arc_challenge", shots: 25 }, { name: "truthfulqa_mc" }]);
+  assert.equal(spec.evalDataDir, "/data/tasks");
+  assert.equal(spec.warmupSteps, 0, "an explicit 0 is sent, not the default");
+  assert.throws(() => startRunRequest(parse(["train", "--dataset", "DS", "--model", "/m", "--eval", "arc_challenge"])), /--eval needs --eval-data DIR/);
   const plain = startRunRequest(parse(["train", "--dataset", "DS", "--model", "m"])).spec!;
   assert.deepEqual(plain.data, { $case: "datasetId", value: "DS" });
   assert.equal(plain.loss, pb.Loss.LOSS_UNSPECIFIED);
   assert.equal(plain.batchSize, 0);
+  assert.equal(plain.warmupSteps, undefined, "unset leaves the server's default");
 });
 
 test("eval, tasks, import header and selftest requests", () => {

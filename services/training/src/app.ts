@@ -1,5 +1,6 @@
 // TrainingService process.
-import { bind, pb, startServer, type ProcessOptions } from "@uniformity/lib";
+import { bind, createClient, pb, startServer, type ProcessOptions } from "@uniformity/lib";
+import { evaluateFinishedRun } from "./evals";
 import { trainingService } from "./service";
 import { mirrorWorkers } from "./workers";
 import { startRunRecorder } from "./recorder";
@@ -10,7 +11,8 @@ export const app: ProcessOptions = {
   needsDatabase: true,
   async start({ config, log, database, bus }) {
     const mirror = await mirrorWorkers(bus, database, log);
-    const recorder = await startRunRecorder(database, bus, log);
+    const evaluation = createClient(pb.EvaluationServiceService, config.evaluationAddr, config.token);
+    const recorder = await startRunRecorder(database, bus, log, (runId, status) => evaluateFinishedRun(database, evaluation, log, runId, status));
     const server = await startServer({
       address: config.trainingAddr,
       token: config.token,
@@ -23,6 +25,7 @@ export const app: ProcessOptions = {
         await server.shutdown(graceMs);
         mirror.stop();
         await recorder.stop();
+        evaluation.close();
       },
     };
   },

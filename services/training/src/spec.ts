@@ -94,5 +94,9 @@ export function checkRunSpec(spec: pb.RunSpec | undefined): CheckedRun {
     const shots = task.shots ?? TASKS[task.name]!;
     return { name: task.name, shots: nonNegative(`spec.evals[${i}].shots`, shots, 100) };
   });
+  if (evals.length > 0 && !spec.evalDataDir.startsWith("/")) {
+    throw invalidArgument("spec.eval_data_dir", "is required with evals: an absolute directory on the worker holding the task files");
+  }
+  if (!Number.isInteger(spec.evalLimit) || spec.evalLimit < 0) throw invalidArgument("spec.eval_limit", `must be a whole number >= 0, got ${spec.evalLimit}`);
   return { settings, evals, data };
 }

@@ -34,7 +34,7 @@ test("zero values take the study's defaults", () => {
 
 test("explicit values pass through; an explicit warm-up of 0 is kept", () => {
   const { settings, evals } = checkRunSpec(
-    base({ loss: pb.Loss.LOSS_L2, optimizer: pb.Optimizer.OPTIMIZER_SGD, lr: 0.1, batchSize: 8, microBatchSize: 2, warmupSteps: 0, precision: pb.Precision.PRECISION_BF16, evals: [{ name: "arc_challenge" }, { name: "truthfulqa_mc", shots: 3 }] }),
+    base({ loss: pb.Loss.LOSS_L2, optimizer: pb.Optimizer.OPTIMIZER_SGD, lr: 0.1, batchSize: 8, microBatchSize: 2, warmupSteps: 0, precision: pb.Precision.PRECISION_BF16, evals: [{ name: "arc_challenge" }, { name: "truthfulqa_mc", shots: 3 }], evalDataDir: "/data/tasks" }),
   );
   assert.equal(settings.loss, "l2");
   assert.equal(settings.optimizer, "sgd");
@@ -58,6 +58,7 @@ test("bad values are refused naming the field", () => {
   assert.throws(() => checkRunSpec(base({ optimizer: 9 as pb.Optimizer })), invalid("spec.optimizer"));
   assert.throws(() => checkRunSpec(base({ gpus: -1 })), invalid("spec.gpus"));
   assert.throws(() => checkRunSpec(base({ evals: [{ name: "mmlu" }] })), invalid("spec.evals[0].name"));
+  assert.throws(() => checkRunSpec(base({ evals: [{ name: "arc_challenge" }] })), invalid("spec.eval_data_dir"));
 });
 
 test("step events become loss rows; malformed ones are dropped", () => {

@@ -122,7 +122,7 @@ export function startRunRequest(args: Parsed): pb.StartRunRequest {
     microBatchSize: positiveInt(args, "micro-batch-size") ?? 0,
     maxLength: positiveInt(args, "max-length") ?? 0,
     epochs: positiveNumber(args, "epochs") ?? 0,
-    warmupSteps: nonNegativeInt(args, "warmup-steps") ?? 0,
+    warmupSteps: nonNegativeInt(args, "warmup-steps"),
     precision: precision
       ? pb.Precision[`PRECISION_${precision.toUpperCase()}` as keyof typeof pb.Precision]
       : pb.Precision.PRECISION_UNSPECIFIED,
@@ -132,7 +132,10 @@ export function startRunRequest(args: Parsed): pb.StartRunRequest {
     saveSteps: nonNegativeInt(args, "save-steps") ?? 0,
     loraR: nonNegativeInt(args, "lora-r") ?? 0,
     evals: list(args, "eval").map((raw) => parseTask("--eval", raw)),
+    evalDataDir: str(args, "eval-data") ?? "",
+    evalLimit: nonNegativeInt(args, "eval-limit") ?? 0,
   };
+  if (spec.evals.length && !spec.evalDataDir) throw new UsageError("--eval needs --eval-data DIR (the task files on the worker)");
   const microBatch = spec.microBatchSize;
   if (microBatch && spec.batchSize && microBatch > spec.batchSize) {
     throw new UsageError(`--micro-batch-size (${microBatch}) must not exceed --batch-size (${spec.batchSize})`);
@@ -181,7 +184,7 @@ const trainCommand: Command = {
   path: "train",
   summary: "Fine-tune a model on a selection or a whole dataset.",
   usage:
-    "(--selection ID | --dataset ID) --model DIR [--loss ce|l2] [--optim adamw|sgd] [--lr X] [--batch-size N] [--micro-batch-size N] [--max-length N] [--epochs X] [--warmup-steps N] [--precision fp32|fp16|bf16] [--gradient-checkpointing] [--gpus N] [--seed S] [--save-steps N] [--lora-r N] [--eval TASK[:SHOTS]]... [--name N] [--follow]",
+    "(--selection ID | --dataset ID) --model DIR [--loss ce|l2] [--optim adamw|sgd] [--lr X] [--batch-size N] [--micro-batch-size N] [--max-length N] [--epochs X] [--warmup-steps N] [--precision fp32|fp16|bf16] [--gradient-checkpointing] [--gpus N] [--seed S] [--save-steps N] [--lora-r N] [--eval TASK[:SHOTS]]... [--eval-data DIR] [--eval-limit N] [--name N] [--follow]",
   description: "Queues the run and prints its id; with --follow, shows its steps live until it ends.",
   positionals: [],
   options: {
@@ -203,6 +206,8 @@ const trainCommand: Command = {
     "save-steps": { type: "string", value: "N", help: "checkpoint every N steps (default: only at the end)" },
     "lora-r": { type: "string", value: "N", help: "LoRA rank (default 0: train all weights)" },
     eval: { type: "string", multiple: true, value: "TASK[:SHOTS]", help: "evaluate the final checkpoint on this task" },
+    "eval-data": { type: "string", value: "DIR", help: "directory on the worker with the task files (ARC-Challenge-*.jsonl, mc_task.json)" },
+    "eval-limit": { type: "string", value: "N", help: "score only the first N questions of each task" },
     name: { type: "string", value: "N", help: "name of the run" },
     follow: { type: "boolean", help: "show the run's steps live until it ends" },
   },
