@@ -186,3 +186,64 @@ export function alpacaRecords(n: number, seed = 1): { instruction: string; input
 export function sha256(bytes: Uint8Array | string): string {
   return crypto.createHash("sha256").update(bytes).digest("hex");
 }
+
+/**
+ * Instruction records from task families of very different sizes, each with
+ * its own vocabulary: a random subset over-represents the big families, a
+ * uniform one does not.
+ */
+export function familyRecords(sizes: number[], seed = 1): { instruction: string; input: string; output: string }[] {
+  let state = seed >>> 0 || 1;
+  const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0);
+  const records: { instruction: string; input: string; output: string }[] = [];
+  sizes.forEach((size, family) => {
+    const vocab = Array.from({ length: 12 }, (_, w) => `f${family}w${w}`);
+    const pick = (n: number) => Array.from({ length: n }, () => vocab[next() % vocab.length]).join(" ");
+    for (let i = 0; i < size; i++) records.push({ instruction: `Task ${family}: ${pick(6)}`, input: i % 2 ? pick(4) : "", output: pick(10) });
+  });
+  // Interleave deterministically so file order says nothing about families.
+  for (let i = records.length - 1; i > 0; i--) {
+    const j = next() % (i + 1);
+    [records[i], records[j]] = [records[j]!, records[i]!];
+  }
+  return records;
+}
+
+/** A float32 .npy file of the given rows (NumPy format 1.0). */
+export function npyBytes(rows: number[][]): Buffer {
+  const cols = rows[0]?.length ?? 0;
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows.length}, ${cols}), }`;
+  header = header.padEnd(Math.ceil((header.length + 11) / 64) * 64 - 11, " ") + "\n";
+  const data = Buffer.alloc(rows.length * cols * 4);
+  rows.forEach((row, i) => row.forEach((v, j) => data.writeFloatLE(v, (i * cols + j) * 4)));
+  const prefix = Buffer.alloc(10);
+  prefix.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  prefix.writeUInt16LE(header.length, 8);
+  return Buffer.concat([prefix, Buffer.from(header, "latin1"), data]);
+}
+
+/** Builds a tiny random LLaMA with a tokenizer trained on the fly (HF format) in dir, with the project's venv. */
+export async function tinyModel(dir: string): Promise<string> {
+  const python = process.env.UNIFORMITY_PYTHON ?? path.join(ROOT, ".venv/bin/python");
+  const res = await new Promise<CliResult>((resolve) => {
+    const child = spawn(python, ["-m", "uniformity_core", "tiny-model", "--out", dir], { cwd: ROOT, env: { ...process.env, PYTHONPATH: path.join(ROOT, "workers/core") } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  if (res.code !== 0) throw new Error(`tiny-model failed: ${res.stderr}`);
+  return dir;
+}
+
+/** Polls until check returns a value (not undefined) or the time is up. */
+export async function eventually<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
