@@ -247,3 +247,31 @@ export async function eventually<T>(what: string, timeoutMs: number, check: () =
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/** Small task files under the publishers' names: ARC-Challenge-{Train,Dev,Test}.jsonl and mc_task.json. */
+export function writeTaskFiles(dir: string, questions = 12): string {
+  fs.mkdirSync(path.join(dir, "ARC-V1-Feb2018", "ARC-Challenge"), { recursive: true });
+  const arc = (split: string, n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const labels = ["A", "B", "C", "D"];
+      return JSON.stringify({
+        id: `${split}-${i}`,
+        question: {
+          stem: `Which word completes pattern ${i} of the ${split} set?`,
+          choices: labels.map((label, k) => ({ text: `answer ${(i * 7 + k * 3) % 11} of ${k}`, label })),
+        },
+        answerKey: labels[i % 4],
+      });
+    }).join("\n") + "\n";
+  const arcDir = path.join(dir, "ARC-V1-Feb2018", "ARC-Challenge");
+  fs.writeFileSync(path.join(arcDir, "ARC-Challenge-Train.jsonl"), arc("train", 30));
+  fs.writeFileSync(path.join(arcDir, "ARC-Challenge-Dev.jsonl"), arc("dev", 5));
+  fs.writeFileSync(path.join(arcDir, "ARC-Challenge-Test.jsonl"), arc("test", questions));
+  const mc = Array.from({ length: questions }, (_, i) => ({
+    question: `What is true about item ${i}?`,
+    mc1_targets: { [`Item ${i} is true.`]: 1, [`Item ${i} is false.`]: 0, [`Nothing about ${i}.`]: 0 },
+    mc2_targets: { [`Item ${i} is true.`]: 1, [`It holds for ${i}.`]: 1, [`Item ${i} is false.`]: 0 },
+  }));
+  fs.writeFileSync(path.join(dir, "mc_task.json"), JSON.stringify(mc, null, 2));
+  return dir;
+}

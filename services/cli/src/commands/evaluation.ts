@@ -172,4 +172,37 @@ const compareCommand: Command = {
   },
 };
 
-export const evaluationCommands: Command[] = [evalCommand, compareCommand];
+const evaluationsListCommand: Command = {
+  path: "evaluations list",
+  summary: "List evaluations, newest first, optionally of one run.",
+  usage: "[--run ID]",
+  positionals: [],
+  options: { run: { type: "string", value: "ID", help: "only evaluations of this run" } },
+  async run(args, ctx) {
+    const res = await ctx.evaluation().listEvaluations({ runId: str(args, "run") ?? "", page: { pageSize: 200, pageToken: "" } }, { signal: ctx.signal });
+    ctx.out.document(res.evaluations.map(evaluationView));
+    ctx.out.text(
+      formatTable(
+        [{ header: "ID" }, { header: "TARGET" }, { header: "TASKS" }, { header: "STATUS" }, { header: "SCORES", align: "right" }, { header: "CREATED" }],
+        res.evaluations.map((e) => [e.id, e.runId ? `run ${e.runId.slice(0, 8)}` : e.modelDir, e.tasks.map(taskText).join(", "), statusName(e.status), fmtInt(e.scores.length), fmtTime(e.createdAt)]),
+      ),
+    );
+    return 0;
+  },
+};
+
+const evaluationsShowCommand: Command = {
+  path: "evaluations show",
+  summary: "Show one evaluation and its scores.",
+  usage: "ID",
+  positionals: [{ name: "ID" }],
+  options: {},
+  async run(args, ctx) {
+    const evaluation = present((await ctx.evaluation().getEvaluation({ id: args.positionals[0]! }, { signal: ctx.signal })).evaluation, "evaluation");
+    ctx.out.document(evaluationView(evaluation));
+    evaluationBlock(ctx, evaluation);
+    return 0;
+  },
+};
+
+export const evaluationCommands: Command[] = [evalCommand, evaluationsListCommand, evaluationsShowCommand, compareCommand];
