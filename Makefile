@@ -12,7 +12,7 @@ GEN_STAMP := services/lib/src/gen/.stamp
 export UNIFORMITY_PYTHON ?= $(abspath $(PY))
 export UNIFORMITY_CORE_DIR ?= $(abspath workers/core)
 
-.PHONY: help setup gen build lint test test-node test-python migrate up down demo bench clean
+.PHONY: help setup gen build lint lint-infra test test-node test-python migrate up down demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s "$$(printf '\t')"
@@ -37,7 +37,17 @@ gen: $(GEN_STAMP) ## generate TypeScript from the protos (buf + ts-proto)
 build: gen ## compile every TypeScript workspace
 	npx tsc -b
 
-lint: build $(VENV_STAMP) ## buf lint, eslint, ruff
+INFRA_LINT_STAMP := $(VENV)/.infra-lint-stamp
+
+$(INFRA_LINT_STAMP): infra/requirements-lint.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-lint.txt
+	@touch $@
+
+lint-infra: $(INFRA_LINT_STAMP) ## validate infra/ offline: yamllint, compose-spec + Kubernetes schemas, hadolint, cross-checks with the code
+	bash infra/lint.sh
+
+lint: build $(VENV_STAMP) lint-infra ## buf lint, eslint, ruff, lint-infra
 	npx buf lint
 	npx eslint --max-warnings=0 .
 	$(VENV)/bin/ruff check workers/core test/bench

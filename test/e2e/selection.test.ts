@@ -66,10 +66,9 @@ test("uniform half: done, recorded, more uniform than random, with its picture a
   assert.deepEqual(new Set(picked.map((r) => JSON.stringify(r))), new Set(subset.map((r) => JSON.stringify(r))));
   assert.notDeepEqual(picked, subset, "pick order differs from file order");
 
-  // The uniform subset spreads over the families; the big family does not dominate it.
+  // The first picks reach every family, however small: nothing is left uncovered.
   const family = (r: { instruction: string }) => Number(/^Task (\d+)/.exec(r.instruction)![1]);
-  const share = subset.filter((r) => family(r) === 0).length / subset.length;
-  assert.ok(share < 160 / 320, `largest family share ${share}`);
+  assert.deepEqual([...new Set(subset.map(family))].sort(), [0, 1, 2, 3, 4, 5]);
   const listed = JSON.parse((await mesh.cli(["selection", "list", "--dataset", datasetId, "--json"])).stdout);
   assert.ok(listed.some((s: { id: string }) => s.id === selection.id));
 });
@@ -88,7 +87,8 @@ test("baselines and embedders run; the same seed gives the same subset", async (
   for (const strategy of ["half-random-min-distance", "min-distance"]) {
     const s = await select(["--strategy", strategy, "--size", "40", "--embedder", "tfidf", "--dim", "16"]);
     assert.equal(s.status, "done");
-    assert.ok(s.metrics.selection.hMinCosine <= s.metrics.random.hMinCosine + 1e-9, `${strategy} is the low-uniformity baseline`);
+    // The low-uniformity baselines crowd records together: typical nearest-neighbour distances shrink.
+    assert.ok(s.metrics.selection.nnP50 < s.metrics.random.nnP50, `${strategy}: nn p50 ${s.metrics.selection.nnP50} vs random ${s.metrics.random.nnP50}`);
   }
 });
 

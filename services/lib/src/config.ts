@@ -22,6 +22,8 @@ export interface Config {
   otlpEndpoint: string | undefined;
   /** Prometheus endpoint port of this process; 0 picks a free one, -1 disables it. */
   metricsPort: number;
+  /** Interface of the Prometheus endpoint: 127.0.0.1 by default, 0.0.0.0 in containers. */
+  metricsHost: string;
   dataDir: string;
   logLevel: LogLevel;
   migrateOnStart: boolean;
@@ -107,6 +109,7 @@ export function loadConfig(env: Env = process.env, defaults: { metricsPort?: num
     evaluationAddr: address(env, "UNIFORMITY_EVALUATION_ADDR", "127.0.0.1:50053"),
     otlpEndpoint: read(env, "OTEL_EXPORTER_OTLP_ENDPOINT") && url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "", ["http", "https"]),
     metricsPort: integer(env, "UNIFORMITY_METRICS_PORT", defaults.metricsPort ?? -1, -1, 65535),
+    metricsHost: read(env, "UNIFORMITY_METRICS_HOST") ?? "127.0.0.1",
     dataDir: read(env, "UNIFORMITY_DATA_DIR") ?? ".state/data",
     logLevel: choice(env, "UNIFORMITY_LOG_LEVEL", "info", ["debug", "info", "warn", "error"] as const),
     migrateOnStart: flag(env, "UNIFORMITY_MIGRATE", false),

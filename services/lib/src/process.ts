@@ -42,7 +42,7 @@ export async function connectDatabase(config: Config, log: Logger): Promise<Data
 export async function startProcess(options: ProcessOptions): Promise<ProcessDeps> {
   const config = loadConfig(process.env, { metricsPort: options.defaultMetricsPort });
   const log = createLogger(options.name, config.logLevel);
-  const telemetry = await initTelemetry({ serviceName: options.name, otlpEndpoint: config.otlpEndpoint, metricsPort: config.metricsPort });
+  const telemetry = await initTelemetry({ serviceName: options.name, otlpEndpoint: config.otlpEndpoint, metricsPort: config.metricsPort, metricsHost: config.metricsHost });
   const database = options.needsDatabase ? await connectDatabase(config, log) : (undefined as unknown as Database);
   const bus = await connectBus({
     url: config.natsUrl,

@@ -30,6 +30,8 @@ export interface TelemetryOptions {
   spanExporter?: SpanExporter;
   /** Prometheus port; 0 picks a free one, negative disables the endpoint. */
   metricsPort?: number;
+  /** Interface the endpoint listens on (loopback unless a scraper elsewhere must reach it). */
+  metricsHost?: string;
 }
 
 export interface Telemetry {
@@ -70,7 +72,7 @@ export async function initTelemetry(options: TelemetryOptions): Promise<Telemetr
     });
     await new Promise<void>((resolve, reject) => {
       server!.once("error", reject);
-      server!.listen(options.metricsPort, "127.0.0.1", () => resolve());
+      server!.listen(options.metricsPort, options.metricsHost ?? "127.0.0.1", () => resolve());
     });
     metricsPort = (server.address() as AddressInfo).port;
   }
