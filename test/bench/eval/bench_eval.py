@@ -16,6 +16,7 @@ ratios come from one run.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,13 @@ def main():
     args = p.parse_args()
 
     work = tempfile.mkdtemp(prefix="bench-eval-")
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args, work):
     model_dir, data_dir = os.path.join(work, "model"), os.path.join(work, "data")
     build_tiny_model(model_dir)
     write_task_files(data_dir, n_train=args.train, n_test=args.arc, n_tqa=args.tqa, seed=7)

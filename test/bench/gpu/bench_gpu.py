@@ -74,9 +74,7 @@ def run_steps(model, optimizer, loss_kind, batch, seq, vocab, device, steps, war
     targets[:, :64] = -100        # a masked prompt, as in instruction tuning
     count = (targets != -100).sum()
     ctx = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else torch.autocast(device.type, enabled=False)
-    times = []
     for i in range(warmup + steps):
-        t = time.perf_counter()
         with ctx:
             logits = model(input_ids=input_ids).logits
         loss = token_loss_sum(loss_kind, logits, targets) / count
@@ -89,7 +87,6 @@ def run_steps(model, optimizer, loss_kind, batch, seq, vocab, device, steps, war
             torch.cuda.synchronize()
         if i == warmup - 1:
             t_start = time.perf_counter()
-        times.append(time.perf_counter() - t)
     return (time.perf_counter() - t_start) / steps
 
 
@@ -102,9 +99,8 @@ def report(name, model, batch, seq, sec_per_step, device, t0):
           f"{peak:>10.1f}{time.time() - t0:>9.0f}", flush=True)
 
 
-def free(*objs):
-    for o in objs:
-        del o
+def free():
+    """Release what the caller dropped (set to None) before the next phase."""
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -140,7 +136,6 @@ def main():
             torch.cuda.reset_peak_memory_stats()
         s = run_steps(model, opt, loss_kind, args.batch, args.seq, config.vocab_size, device, steps, warmup, sync)
         report(phase, model, args.batch, args.seq, s, device, t0)
-    free(model, opt)
     model = opt = None
     free()
 

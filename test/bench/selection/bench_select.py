@@ -10,7 +10,10 @@ instruction records in ../shared/data/instruct/*.json when present (both files
 concatenated); when N exceeds the real records, the rest are jittered copies
 of real rows (noise at half the median nearest-neighbour distance), and the
 label says so. Without the data a clustered generator stands in. "gauss" =
-isotropic Gaussian noise. The machine is shared: ratios come from one run.
+isotropic Gaussian noise. The machine is shared: ratios come from one run,
+and both sides are timed back to back per case. Under CPU contention the
+NumPy reference (OpenBLAS threads) slows far more than the GEMM-based kernel,
+which inflates ratios; compare on a quiet machine for figures to quote.
 """
 
 import argparse

@@ -2,10 +2,11 @@
 `Trainer`, same tiny LLaMA, same tokenized records, same batch, one epoch,
 CPU, fp32, AdamW, cross-entropy.
 
-    .venv/bin/python test/bench/training/bench_throughput.py [--records 96] [--repeats 2]
+    .venv/bin/python test/bench/training/bench_throughput.py [--records 96] [--repeats 3] [--all-cores]
 
 Tokens = trained (unmasked) target tokens; one epoch sees every record once
-in both, so both count the same tokens. Time = the training loop only:
+in both, so both count the same tokens, and the Trainer is fed the core's
+batches in the core's order (same padding). Time = the training loop only:
 the core's last step `elapsed_s` (its clock starts right before the loop),
 the Trainer's `train_runtime`. Model loading is excluded from both.
 The two runs alternate and the best of `repeats` is kept, because this
@@ -62,8 +63,18 @@ def run_hf_trainer(model_dir, data, tmp):
         learning_rate=LR, warmup_steps=2, lr_scheduler_type="constant_with_warmup", weight_decay=0.0,
         adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8, logging_steps=1, save_strategy="no",
         report_to=[], use_cpu=True, dataloader_num_workers=0, seed=0, disable_tqdm=True)
-    trainer = Trainer(model=model, args=args, train_dataset=rows,
-                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
+    # Same batches as the core (its seeded order, no Trainer shuffle): with
+    # different batches the padding differs and the comparison measures luck.
+    steps = sft_data.steps_per_epoch(len(rows), BATCH)
+    order = [i for step in range(1, steps + 1) for i in sft_data.global_batch(len(rows), BATCH, 0, step)]
+
+    class SameOrderTrainer(Trainer):
+        def _get_train_sampler(self, *args, **kwargs):
+            return torch.utils.data.SequentialSampler(self.train_dataset)
+
+    trainer = SameOrderTrainer(model=model, args=args, train_dataset=[rows[i] for i in order],
+                               data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True,
+                                                                    label_pad_token_id=-100))
     with contextlib.redirect_stdout(io.StringIO()):   # the Trainer prints a dict per logged step
         out = trainer.train()
     return tokens, out.metrics["train_runtime"]
@@ -72,10 +83,15 @@ def run_hf_trainer(model_dir, data, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=96)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--all-cores", action="store_true",
+                    help="use every core (default: pin to one; on a shared box several threads "
+                         "stall each other and runs vary 10x)")
     args = ap.parse_args()
     import logging
     logging.disable(logging.WARNING)
+    if not args.all_cores:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})   # the core sizes its threads from this
     import torch
     torch.set_num_threads(len(os.sched_getaffinity(0)))
 
