@@ -24,27 +24,13 @@ import torch
 IGNORE = -100
 LOSSES = ("ce", "l2")
 
-# Rows per chunk: 1024 x 32k vocab x 4 bytes = 128 MiB of fp32 scratch.
-CHUNK_ROWS = 1024
 
-
-def _per_row(kind, z, y, vocab):
-    """Per-position loss (fp32) for rows z (n, V) and clamped targets y (n,)."""
-    zy = z.gather(1, y[:, None]).squeeze(1)
-    if kind == "ce":
-        return torch.logsumexp(z, dim=1) - zy
-    return ((z * z).sum(1) - 2.0 * zy + 1.0) / vocab
-
-
-def _row_grad(kind, z, y, valid, vocab):
-    """d(per-row loss)/dz for rows z (n, V); zero on masked rows."""
-    if kind == "ce":
-        g = torch.softmax(z, dim=1)
-        g[torch.arange(len(y), device=z.device), y] -= 1.0
-    else:
-        g = z * (2.0 / vocab)
-        g[torch.arange(len(y), device=z.device), y] -= 2.0 / vocab
-    return g * valid[:, None]
+def default_chunk_rows(vocab, device):
+    # Scratch per chunk: 128 MiB on a GPU (few, large kernels); 16 MiB on a
+    # CPU, where bigger blocks fall out of cache and every fresh >32 MiB
+    # allocation is an mmap whose pages are faulted in and zeroed again.
+    elements = 2**25 if device.type == "cuda" else 2**22
+    return max(1, elements // vocab)
 
 
 class _ChunkedTokenLoss(torch.autograd.Function):
@@ -54,35 +40,61 @@ class _ChunkedTokenLoss(torch.autograd.Function):
         vocab = logits.shape[-1]
         z_all = logits.reshape(-1, vocab)
         t_all = targets.reshape(-1)
-        total = torch.zeros((), dtype=torch.float32, device=logits.device)
+        valid_all = t_all != IGNORE
+        y_all = t_all.clamp(min=0)
+        # Per-position statistic kept for backward: logsumexp (ce); nothing for l2.
+        lse_all = torch.empty(z_all.shape[0], dtype=torch.float32, device=logits.device) if kind == "ce" else None
+        per_all = torch.empty(z_all.shape[0], dtype=torch.float32, device=logits.device)
         for start in range(0, z_all.shape[0], chunk_rows):
-            t = t_all[start:start + chunk_rows]
-            valid = t != IGNORE
-            z = z_all[start:start + chunk_rows].float()
-            per = _per_row(kind, z, t.clamp(min=0), vocab)
-            total = total + torch.where(valid, per, torch.zeros_like(per)).sum()
-        ctx.save_for_backward(logits, targets)
+            rows = slice(start, start + chunk_rows)
+            z = z_all[rows].float()
+            zy = z.gather(1, y_all[rows, None]).squeeze(1)
+            if kind == "ce":
+                lse_all[rows] = torch.logsumexp(z, dim=1)
+                per_all[rows] = lse_all[rows] - zy
+            else:
+                # sum_v z_v^2 as a norm: no (rows x V) temporary.
+                per_all[rows] = (torch.linalg.vector_norm(z, dim=1).square() - 2.0 * zy + 1.0) / vocab
+        ctx.save_for_backward(logits, targets, lse_all if kind == "ce" else per_all[:0])
         ctx.kind, ctx.chunk_rows = kind, chunk_rows
-        return total
+        return torch.where(valid_all, per_all, 0.0).sum()
 
     @staticmethod
     def backward(ctx, grad_out):
-        logits, targets = ctx.saved_tensors
+        logits, targets, lse_all = ctx.saved_tensors
         vocab = logits.shape[-1]
         z_all = logits.reshape(-1, vocab)
         t_all = targets.reshape(-1)
+        # d loss / d z per row, times grad_out, zero on masked rows.
+        row_scale = (t_all != IGNORE).float() * grad_out
+        y_all = t_all.clamp(min=0)
         grad = torch.empty_like(z_all)
+        in_place = grad.dtype == torch.float32     # fp32: write straight into grad, no scratch
         for start in range(0, z_all.shape[0], ctx.chunk_rows):
-            t = t_all[start:start + ctx.chunk_rows]
-            z = z_all[start:start + ctx.chunk_rows].float()
-            g = _row_grad(ctx.kind, z, t.clamp(min=0), (t != IGNORE).float(), vocab)
-            grad[start:start + ctx.chunk_rows] = (g * grad_out).to(grad.dtype)
+            rows = slice(start, start + ctx.chunk_rows)
+            z = z_all[rows].float()
+            g = grad[rows] if in_place else torch.empty_like(z)
+            scale = row_scale[rows, None]
+            idx = torch.arange(z.shape[0], device=z.device)
+            if ctx.kind == "ce":
+                # softmax(z) - e_y, from the saved logsumexp
+                torch.sub(z, lse_all[rows, None], out=g)
+                g.exp_()
+                g[idx, y_all[rows]] -= 1.0
+                g.mul_(scale)
+            else:
+                # 2 (z - e_y) / V
+                torch.mul(z, scale * (2.0 / vocab), out=g)
+                g[idx, y_all[rows]] -= scale[:, 0] * (2.0 / vocab)
+            if not in_place:
+                grad[rows] = g
         return grad.view_as(logits), None, None, None
 
 
-def token_loss_sum(kind, logits, targets, chunk_rows=CHUNK_ROWS):
+def token_loss_sum(kind, logits, targets, chunk_rows=None):
     """Sum over positions with targets != -100 of the per-position `kind`
     loss. logits (..., V) of any float dtype; targets (...) long. fp32 result."""
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}")
+    chunk_rows = chunk_rows or default_chunk_rows(logits.shape[-1], logits.device)
     return _ChunkedTokenLoss.apply(logits, targets, kind, chunk_rows)

@@ -198,6 +198,7 @@ async function superviseJob(env: JobEnv, msg: JsMsg, job: JobMessage, attempt: n
       maxDeliver: JOB_MAX_DELIVER,
       cancelRequested: control.cancelRequested,
       shuttingDown: control.shuttingDown,
+      errorCode: ended.lastErrorCode,
     });
     const error = outcome.status === "failed" || outcome.retry ? failureMessage(ended.exit, ended.lastError, ended.stderrTail) : undefined;
     log.info("job ended", { status: outcome.status, exit_code: ended.exit.code, signal: ended.exit.signal, error, retry: outcome.retry, requeued: outcome.requeued });
@@ -249,6 +250,7 @@ interface CoreEnd {
   exit: Exit;
   /** Message of the core's last `error` line, or why the job could not run. */
   lastError?: string | undefined;
+  lastErrorCode?: string | undefined;
   stderrTail: string[];
 }
 
@@ -285,6 +287,7 @@ async function runCore(env: JobEnv, job: JobMessage, attempt: number, run: CoreR
   log.info("core started", { pid: child.pid, traceparent });
 
   let lastError: string | undefined;
+  let lastErrorCode: string | undefined;
   let uploadError: string | undefined;
   const stderrTail: string[] = [];
   const events = new EventQueue(
@@ -314,7 +317,10 @@ async function runCore(env: JobEnv, job: JobMessage, attempt: number, run: CoreR
       return;
     }
     const line = parsed.line;
-    if (line.type === "error" && typeof line.message === "string") lastError = line.message;
+    if (line.type === "error" && typeof line.message === "string") {
+      lastError = line.message;
+      lastErrorCode = typeof line.code === "string" ? line.code : undefined;
+    }
     if (line.type !== "step") log.debug("core event", { type: line.type });
     const n = seq++;
     events.push(() => toEvent(line, n));
@@ -348,7 +354,7 @@ async function runCore(env: JobEnv, job: JobMessage, attempt: number, run: CoreR
   clearTimeout(control.killTimer);
   await events.flush();
   if (exit.code === 0 && uploadError) return { exit: { code: 1, signal: null }, lastError: uploadError, stderrTail };
-  return { exit, lastError, stderrTail };
+  return { exit, lastError, lastErrorCode, stderrTail };
 }
 
 /** A publish that survives a short NATS hiccup; the msgId makes the repeats harmless. */

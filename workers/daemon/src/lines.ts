@@ -64,15 +64,17 @@ export interface OutcomeContext {
   cancelRequested: boolean;
   /** The daemon is stopping and signalled the core itself. */
   shuttingDown: boolean;
+  /** `code` of the core's last `error` line: torchrun reports every rank's failure as exit 1, so this tells bad input and cancel apart. */
+  errorCode?: string | undefined;
 }
 
 export function outcomeOf(exit: Exit, ctx: OutcomeContext): Outcome {
   // A job that finished, or was refused as bad input, means the same whoever stopped it meanwhile.
   if (exit.code === EXIT_DONE) return { status: "done", settle: "ack" };
-  if (exit.code === EXIT_BAD_INPUT) return { status: "failed", settle: "term" };
+  if (exit.code === EXIT_BAD_INPUT || ctx.errorCode === "invalid_argument") return { status: "failed", settle: "term" };
   // Our own SIGTERM on shutdown is not the user's cancel: the job goes back for another worker.
   if (ctx.shuttingDown) return { status: "queued", settle: "nak", delayMs: 0, requeued: true };
-  if (ctx.cancelRequested || exit.code === EXIT_CANCELLED) return { status: "cancelled", settle: "ack" };
+  if (ctx.cancelRequested || exit.code === EXIT_CANCELLED || ctx.errorCode === "cancelled") return { status: "cancelled", settle: "ack" };
   if (ctx.deliveryCount < ctx.maxDeliver) {
     return { status: "queued", settle: "nak", delayMs: backoffMs(ctx.deliveryCount), retry: true };
   }

@@ -39,6 +39,11 @@ describe("outcomeOf", () => {
   const exit = (code: number | null, signal: string | null = null) => ({ code, signal });
 
   it("acks a finished job", () => assert.deepEqual(outcomeOf(exit(0), first), { status: "done", settle: "ack" }));
+  it("reads bad input and cancel from the core's error line when torchrun reports exit 1", () => {
+    assert.deepEqual(outcomeOf(exit(1), { ...first, errorCode: "invalid_argument" }), { status: "failed", settle: "term" });
+    assert.deepEqual(outcomeOf(exit(1), { ...first, errorCode: "cancelled" }), { status: "cancelled", settle: "ack" });
+    assert.equal(outcomeOf(exit(1), { ...first, errorCode: "internal" }).retry, true);
+  });
   it("terms bad input, never retried", () => assert.deepEqual(outcomeOf(exit(2), first), { status: "failed", settle: "term" }));
   it("acks a cancel by exit 3", () => assert.deepEqual(outcomeOf(exit(3), first), { status: "cancelled", settle: "ack" }));
   it("acks a cancel the user asked for, however the core ended", () => {
