@@ -2,12 +2,11 @@
 // Postgres exactly once, a killed worker's run resumes elsewhere, cancel
 // stops the core.
 import assert from "node:assert/strict";
-import { execSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import pg from "pg";
-import { alpacaRecords, eventually, startMesh, tinyModel, type Mesh } from "../src/harness";
+import { alpacaRecords, eventually, processesMatching, startMesh, tinyModel, type Mesh } from "../src/harness";
 
 let mesh: Mesh;
 let db: pg.Client;
@@ -69,7 +68,7 @@ test("kill -9 of the worker mid-run: a new worker resumes and every step lands e
   worker.child.kill("SIGKILL");
   await worker.exited;
   // The core runs in its own process group: the orphan must go too, as a real crash would take it.
-  execSync(`pkill -9 -f ${id} || true`);
+  for (const pid of processesMatching(id)) process.kill(pid, "SIGKILL");
   await mesh.start("worker");
   const run = await eventually("run done after resume", 180_000, async () => {
     const row = await runRow(id);
@@ -88,8 +87,7 @@ test("cancel stops the core and the run ends cancelled", async () => {
   assert.equal(res.code, 0, res.stderr);
   const run = await eventually("cancelled", 30_000, async () => ((await runRow(id)).status === "cancelled" ? runRow(id) : undefined));
   assert.equal(run.status, "cancelled");
-  const alive = execSync(`pgrep -f ${id} || true`).toString().trim();
-  assert.equal(alive, "", "no core process left");
+  assert.deepEqual(processesMatching(id), [], "no core process left");
 });
 
 test("bad runs fail fast with a readable reason", async () => {

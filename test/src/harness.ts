@@ -275,3 +275,18 @@ export function writeTaskFiles(dir: string, questions = 12): string {
   fs.writeFileSync(path.join(dir, "mc_task.json"), JSON.stringify(mc, null, 2));
   return dir;
 }
+
+/** Pids of processes whose command line mentions text (from /proc; never this process or a shell that searches). */
+export function processesMatching(text: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ");
+      if (cmdline.includes(text)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
