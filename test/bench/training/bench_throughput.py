@@ -57,7 +57,7 @@ def run_core(model_dir, data, tmp):
 
 def run_hf_trainer(model_dir, data, tmp):
     import torch
-    from transformers import (AutoModelForCausalLM, DataCollatorForSeq2Seq, Trainer, TrainingArguments)
+    from transformers import AutoModelForCausalLM, DataCollatorForSeq2Seq, Trainer, TrainingArguments
     from uniformity_core import sft_data, train
 
     tokenizer = train.load_tokenizer(model_dir)

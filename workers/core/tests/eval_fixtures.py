@@ -86,7 +86,6 @@ def build_tiny_model(model_dir, max_positions=4096):
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     from uniformity_core.tasks import TRUTHFULQA_PRIMER
 
     corpus = [" ".join(WORDS), TRUTHFULQA_PRIMER, "Question: Answer: Q: A:"]

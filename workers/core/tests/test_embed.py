@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from uniformity_core import embed
 from uniformity_core.protocol import InvalidArgument
 from uniformity_core.records import tokenize
@@ -56,7 +55,8 @@ def _tiny_sentence_transformer(path):
     """A sentence-transformers model built here: tokenizer trained on the fly,
     a 2-layer 32-wide BERT with random weights, mean pooling. Nothing downloaded."""
     from sentence_transformers import SentenceTransformer, models
-    from tokenizers import Tokenizer, models as tmodels, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, pre_tokenizers, trainers
+    from tokenizers import models as tmodels
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     tok = Tokenizer(tmodels.WordLevel(unk_token="[UNK]"))

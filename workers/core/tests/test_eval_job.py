@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from eval_fixtures import tiny_setup
 
 CORE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

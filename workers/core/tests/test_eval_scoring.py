@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from eval_fixtures import tiny_setup
 from uniformity_core import tasks
 from uniformity_core.scoring import Scorer, Tokenization, Unscorable

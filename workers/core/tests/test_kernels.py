@@ -1,8 +1,7 @@
+import brute
 import numpy as np
 import pytest
 import torch
-
-import brute
 from conftest import clustered
 from uniformity_core import kernels
 from uniformity_core.metrics import subset_metrics

@@ -1,10 +1,9 @@
 import math
 
+import brute
 import numpy as np
 import pytest
 import torch
-
-import brute
 from conftest import clustered
 from uniformity_core import kernels
 from uniformity_core.metrics import subset_metrics

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from uniformity_core.protocol import InvalidArgument
 from uniformity_core.records import load_texts, tokenize
 

@@ -3,7 +3,6 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import clustered, run_core, write_alpaca
 from uniformity_core import kernels, select
 from uniformity_core.protocol import Emitter, InvalidArgument

@@ -7,7 +7,6 @@ import os
 
 import pytest
 from safetensors.torch import load_file
-
 from train_support import base_spec, make_alpaca, run_inprocess, run_job, steps_of, tiny_model_dir, write_json
 
 TOL = 1e-5

@@ -7,7 +7,6 @@ import shutil
 import pytest
 import torch
 from safetensors.torch import load_file
-
 from train_support import base_spec, make_alpaca, run_inprocess, steps_of, tiny_model_dir, write_json
 
 

@@ -7,9 +7,7 @@ import os
 import signal
 
 import pytest
-
-from train_support import (base_spec, make_alpaca, run_inprocess, run_job, start_job, steps_of,
-                           tiny_model_dir, write_json)
+from train_support import base_spec, make_alpaca, run_inprocess, run_job, start_job, steps_of, tiny_model_dir, write_json
 
 STEP_FIELDS = {"type", "step", "epoch", "loss", "lr", "grad_norm", "tokens", "samples", "elapsed_s",
                "tokens_per_s", "total_steps"}

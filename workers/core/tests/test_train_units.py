@@ -7,7 +7,6 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
-
 from train_support import make_alpaca, make_sharegpt, tiny_model_dir, write_json
 from uniformity_core import sft_data, train
 from uniformity_core.losses import token_loss_sum

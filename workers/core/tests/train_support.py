@@ -50,7 +50,7 @@ def make_sharegpt(n, seed=0):
     convs = []
     for _ in range(n):
         turns = []
-        for t in range(rng.randint(1, 3)):
+        for _t in range(rng.randint(1, 3)):
             turns.append({"from": "human", "value": sentence(rng.randint(3, 10))})
             turns.append({"from": "gpt", "value": sentence(rng.randint(3, 15))})
         convs.append({"conversations": turns})
@@ -81,7 +81,7 @@ CORE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # workers/c
 PYTHON = sys.executable
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_model_dir():
     """Built once per process (tests and benches share it)."""
     root = tempfile.mkdtemp(prefix="uc-tiny-llama-")

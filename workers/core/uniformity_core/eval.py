@@ -24,8 +24,7 @@ import time
 import torch
 
 from . import mc_metrics, tasks
-from .protocol import (InvalidArgument, Progress, check_keys, get_abs_path, get_int,
-                       get_str)
+from .protocol import InvalidArgument, Progress, check_keys, get_abs_path, get_int, get_str
 from .runtime import resolve_device, set_threads
 from .scoring import Scorer, Unscorable
 

@@ -38,8 +38,7 @@ from . import embed as embedders
 from . import kernels, records
 from .metrics import subset_metrics
 from .plot import save_pca
-from .protocol import (InvalidArgument, Progress, check_keys, get_abs_path, get_int, get_obj,
-                       get_str)
+from .protocol import InvalidArgument, Progress, check_keys, get_abs_path, get_int, get_obj, get_str
 from .runtime import resolve_device, set_threads
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,7 @@ import torch
 
 from . import checkpoint, distributed, sft_data
 from .losses import LOSSES, token_loss_sum
-from .protocol import (Cancelled, InvalidArgument, check_keys, get_abs_path, get_bool, get_float,
-                       get_int, get_obj, get_str)
+from .protocol import Cancelled, InvalidArgument, check_keys, get_abs_path, get_bool, get_float, get_int, get_obj, get_str
 from .records import FORMATS
 
 log = logging.getLogger("uniformity_core.train")
