@@ -15,6 +15,7 @@ import {
   type MsgHdrs,
   type NatsConnection,
   type ObjectStore,
+  type ConsumerConfig,
   type StreamConfig,
 } from "nats";
 import type { Logger } from "./log";
@@ -193,24 +194,27 @@ export async function publishJson(js: JetStreamClient, subject: string, payload:
   });
 }
 
-/** A durable pull consumer on EVENTS for one kind, created or updated idempotently. */
+/** Creates a durable consumer, or updates it to this config when it exists: start-up is idempotent. */
+async function ensureConsumer(bus: Bus, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }): Promise<string> {
+  try {
+    await bus.jsm.consumers.info(stream, config.durable_name);
+    await bus.jsm.consumers.update(stream, config.durable_name, config);
+  } catch {
+    await bus.jsm.consumers.add(stream, config);
+  }
+  return config.durable_name;
+}
+
+/** A durable pull consumer on EVENTS for one kind. */
 export async function ensureRecorderConsumer(bus: Bus, kind: EventKind): Promise<string> {
-  const name = bus.names.recorderConsumer(kind);
-  const config = {
-    durable_name: name,
+  return ensureConsumer(bus, bus.names.eventsStream, {
+    durable_name: bus.names.recorderConsumer(kind),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     filter_subject: bus.names.events(kind, "*", "*"),
     ack_wait: 30 * 1_000_000_000,
     max_deliver: -1,
-  };
-  try {
-    await bus.jsm.consumers.info(bus.names.eventsStream, name);
-    await bus.jsm.consumers.update(bus.names.eventsStream, name, config);
-  } catch {
-    await bus.jsm.consumers.add(bus.names.eventsStream, config);
-  }
-  return name;
+  });
 }
 
 /** Stores bytes in the object store under their sha256 unless already there. */
@@ -254,25 +258,17 @@ export const JOB_MAX_DELIVER = 5;
 /** A worker must say `working()` within this window or the job goes to another worker. */
 export const JOB_ACK_WAIT_MS = 30_000;
 
-/** The durable pull consumer all worker daemons share on JOBS, created or updated idempotently. */
+/** The durable pull consumer all worker daemons share on JOBS. */
 export async function ensureWorkerConsumer(bus: Bus): Promise<string> {
-  const name = bus.names.workerConsumer;
-  const config = {
-    durable_name: name,
+  return ensureConsumer(bus, bus.names.jobsStream, {
+    durable_name: bus.names.workerConsumer,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     filter_subject: bus.names.jobs(">"),
     ack_wait: JOB_ACK_WAIT_MS * 1_000_000,
     max_deliver: JOB_MAX_DELIVER,
     max_ack_pending: 1000,
-  };
-  try {
-    await bus.jsm.consumers.info(bus.names.jobsStream, name);
-    await bus.jsm.consumers.update(bus.names.jobsStream, name, config);
-  } catch {
-    await bus.jsm.consumers.add(bus.names.jobsStream, config);
-  }
-  return name;
+  });
 }
 
 /** Shape of a job message on JOBS (subject jobs.<kind>, Nats-Msg-Id = id). */

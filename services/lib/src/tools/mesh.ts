@@ -1,16 +1,22 @@
 // `make up` / `make down`: runs the three services and one worker daemon in
 // the background, records their pids under .state/, waits until each is
 // healthy, and later stops exactly those processes.
+//
+// When `make demo` had to start embedded stores (Postgres, NATS) because the
+// configured ones did not answer, it leaves the variables that reach them in
+// .state/embedded/stores.json; `up` uses them while those stores run.
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { loadConfig } from "../config";
+import { ensureDatabase, migrateDatabase, openDatabase } from "../db/client";
 import { checkHealth } from "../grpc/client";
 
 const ROOT = path.resolve(__dirname, "../../../../..");
 const STATE = path.resolve(process.env.UNIFORMITY_STATE_DIR ?? path.join(ROOT, ".state"));
 const PIDS = path.join(STATE, "pids");
 const LOGS = path.join(STATE, "logs");
+const STORES = path.join(STATE, "embedded", "stores.json");
 
 interface Component {
   name: string;
@@ -19,8 +25,29 @@ interface Component {
   address?: string;
 }
 
-function components(): Component[] {
-  const config = loadConfig();
+/** The embedded stores' variables, when stores.json exists and every store it names still runs. */
+function embeddedStores(): Record<string, string> {
+  try {
+    const file = JSON.parse(fs.readFileSync(STORES, "utf8")) as { env?: Record<string, string>; pids?: number[] };
+    return (file.pids ?? []).every(alive) ? (file.env ?? {}) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Applied once here rather than by each service at start: concurrent migrators race on the same DDL. */
+async function migrate(databaseUrl: string): Promise<void> {
+  await ensureDatabase(databaseUrl);
+  const database = openDatabase(databaseUrl);
+  try {
+    await migrateDatabase(database);
+  } finally {
+    await database.close();
+  }
+}
+
+function components(env: NodeJS.ProcessEnv = process.env): Component[] {
+  const config = loadConfig(env);
   return [
     { name: "selection", script: "services/selection/dist/src/main.js", address: config.selectionAddr },
     { name: "training", script: "services/training/dist/src/main.js", address: config.trainingAddr },
@@ -65,9 +92,15 @@ async function waitReady(component: Component, pid: number, deadline: number): P
 async function up(): Promise<void> {
   fs.mkdirSync(PIDS, { recursive: true });
   fs.mkdirSync(LOGS, { recursive: true });
-  const env = { ...process.env, UNIFORMITY_MIGRATE: process.env.UNIFORMITY_MIGRATE ?? "true" };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...embeddedStores() };
+  const pending = components(env).filter((c) => {
+    const pid = readPid(c.name);
+    return !(pid && alive(pid));
+  });
+  if (pending.some((c) => c.address) && (env.UNIFORMITY_MIGRATE ?? "true") === "true") await migrate(loadConfig(env).databaseUrl);
+  env.UNIFORMITY_MIGRATE = "false";
   const started: [Component, number][] = [];
-  for (const component of components()) {
+  for (const component of components(env)) {
     const existing = readPid(component.name);
     if (existing && alive(existing)) {
       process.stdout.write(`${component.name}: already running (pid ${existing})\n`);
