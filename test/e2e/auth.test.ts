@@ -1,5 +1,7 @@
 // UNIFORMITY_TOKEN: every RPC but health needs the bearer token.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, before, test } from "node:test";
 import { checkHealth } from "@uniformity/lib";
 import { startMesh, type Mesh } from "../src/harness";
@@ -7,7 +9,7 @@ import { startMesh, type Mesh } from "../src/harness";
 let mesh: Mesh;
 
 before(async () => {
-  mesh = await startMesh({ parts: ["selection", "training"], env: { UNIFORMITY_TOKEN: "correct horse" } });
+  mesh = await startMesh({ parts: ["selection", "training"], env: { UNIFORMITY_TOKEN: "correct horse", UNIFORMITY_MAX_IMPORT_BYTES: "4096" } });
 });
 
 after(async () => {
@@ -25,6 +27,15 @@ test("calls without or with a wrong token are UNAUTHENTICATED; health needs none
   assert.equal(right.code, 0, right.stderr);
   assert.deepEqual(JSON.parse(right.stdout), []);
   assert.equal(await checkHealth(mesh.env.UNIFORMITY_SELECTION_ADDR!), true);
+});
+
+test("a file over the configured size limit is refused and nothing is stored", async () => {
+  const file = path.join(mesh.scratch.dataDir, "big.json");
+  fs.writeFileSync(file, JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ instruction: `q${i}`, input: "", output: `a${i}` }))));
+  const res = await mesh.cli(["dataset", "import", file]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /file: is larger than the limit of 4096 bytes \(UNIFORMITY_MAX_IMPORT_BYTES\)/);
+  assert.deepEqual(JSON.parse((await mesh.cli(["dataset", "list", "--json"])).stdout), []);
 });
 
 test("SIGTERM stops a service cleanly with exit 0", async () => {
