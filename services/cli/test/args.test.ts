@@ -65,7 +65,8 @@ const BAD: [string[], string][] = [
   [["compare", "A", "--threshold=-1"], '--threshold must be a number > 0, got "-1"'],
   [["workers", "selftest", "--steps", "101"], "--steps must be at most 100, got 101"],
   [["workers", "selftest", "--sleep", "61"], '--sleep must be a number between 0 and 60, got "61"'],
-  [["demo"], "the demo is not in the CLI yet: run `make demo` from the repository root"],
+  [["demo", "--model", "gpt2"], '--model must be one of tiny, smollm2, got "gpt2"'],
+  [["demo", "--epochs", "0"], '--epochs must be a number in (0, 100], got "0"'],
 ];
 
 test("bad command lines exit 2 with one line naming the problem", async () => {

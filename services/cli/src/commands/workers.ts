@@ -1,7 +1,10 @@
-// workers list | selftest, and the demo placeholder
+// workers list | selftest, and demo
+import path from "node:path";
 import type { pb } from "@uniformity/lib";
-import { CliError, UsageError, numberInRange, parseInteger, parseNumber, str, type Parsed } from "../args";
+import { CliError, UsageError, choice, numberInRange, parseInteger, parseNumber, str, type Parsed } from "../args";
 import type { Command } from "../command";
+import { MODELS } from "../demo/model";
+import { ROOT } from "../demo/paths";
 import { fmtAgo, fmtTime } from "../output";
 
 export function gpuText(gpus: pb.Gpu[]): string {
@@ -104,12 +107,25 @@ const selftestCommand: Command = {
 
 const demoCommand: Command = {
   path: "demo",
-  summary: "Run the end-to-end demo (for now: `make demo`).",
-  usage: "",
+  summary: "Run the whole study at small scale: data, uniform and random halves, three trainings, evaluation, comparison, report.",
+  usage: "[--report DIR] [--model tiny|smollm2] [--seed S] [--epochs X]",
+  description:
+    "Runs against the configured mesh (`make demo` starts one, with embedded stores if needed). What was made before with the same settings is reused.",
   positionals: [],
-  options: {},
-  async run() {
-    throw new CliError("the demo is not in the CLI yet: run `make demo` from the repository root", 2);
+  options: {
+    report: { type: "string", value: "DIR", help: "where report.md and its pictures go (default ./demo-report)" },
+    model: { type: "string", value: "M", help: "tiny (default: a random tiny LLaMA) or smollm2 (SmolLM2-135M-Instruct from PyPI)" },
+    seed: { type: "string", value: "S", help: "seed of the data, the halves and training (default 1)" },
+    epochs: { type: "string", value: "X", help: "epochs for all three runs (default 6 for tiny, 1 for smollm2)" },
+  },
+  async run(args, ctx) {
+    const model = choice(args, "model", MODELS) ?? "tiny";
+    const seed = str(args, "seed") === undefined ? 1 : parseInteger("--seed", str(args, "seed")!, 0);
+    const epochs = str(args, "epochs") === undefined ? undefined : parseNumber("--epochs", str(args, "epochs")!, (v) => v > 0 && v <= 100, "a number in (0, 100]");
+    const stateDir = path.join(ctx.env.UNIFORMITY_STATE_DIR ?? path.join(ROOT, ".state"), "demo");
+    // Loaded here: the demo draws pictures (a native module) that no other command needs.
+    const { runDemo } = await import("../demo/run.js");
+    return runDemo(ctx, { model, seed, epochs, ratio: 0.5, reportDir: str(args, "report") ?? "demo-report", stateDir: path.resolve(stateDir) });
   },
 };
 
