@@ -57,7 +57,7 @@ migrate: build ## create the database in DATABASE_URL if missing and apply migra
 	node services/lib/dist/src/tools/migrate.js
 
 test-node: build $(VENV_STAMP)
-	node --test --test-concurrency=1 services/lib/dist/test services/selection/dist/test services/training/dist/test services/cli/dist/test workers/daemon/dist/test test/dist/e2e
+	node --test --test-concurrency=1 services/lib/dist/test services/selection/dist/test services/training/dist/test services/evaluation/dist/test services/cli/dist/test workers/daemon/dist/test test/dist/e2e
 
 test-python: $(VENV_STAMP)
 	$(PY) -m pytest workers/core/tests -q
