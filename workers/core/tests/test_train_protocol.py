@@ -154,3 +154,19 @@ def test_sigterm_checkpoints_and_exits_3_then_resume_matches(tmp_path, long_spec
     assert code == 0
     assert min(steps_of(second)) == saved["step"] + 1
     assert trace_view({**steps_of(first), **steps_of(second)}) == trace_view(reference_trace)
+
+
+def test_records_without_response_tokens_are_left_out_not_trained_at_loss_zero(tmp_path, model_dir):
+    # Prompts longer than max_length leave no response token: a batch of only
+    # those would otherwise record a step loss of exactly 0.
+    long_prompt = {"instruction": " ".join(["explain the river of stars"] * 60), "input": "", "output": "ok"}
+    records = [long_prompt] * 8 + make_alpaca(8, seed=3)
+    data = write_json(os.path.join(tmp_path, "mixed.json"), records)
+    spec = base_spec(model_dir, data, str(tmp_path / "out"), max_length=96, batch_size=4, epochs=2)
+    code, events = run_inprocess(spec, str(tmp_path))
+    assert code == 0
+    result = [e for e in events if e["type"] == "result"][0]
+    assert result["untrainable"] == 8
+    steps = steps_of(events)
+    assert len(steps) == 4  # 8 trainable records, batch 4, 2 epochs
+    assert all(s["loss"] > 0 and s["tokens"] > 0 for s in steps.values())

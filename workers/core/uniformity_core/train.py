@@ -280,11 +280,18 @@ def _train(cfg, topo, records, emitter, t_start):
     truncated = sum(e.truncated for e in examples)
     if truncated:
         log.warning("%d of %d records truncated to max_length=%d", truncated, len(examples), cfg.max_length)
-    n_targets = [e.n_targets for e in examples]
-    lengths = [len(e.input_ids) for e in examples]
-    if sum(n_targets) == 0:
+    # A record whose response is empty or wholly cut off teaches nothing; left
+    # in, a batch of only such records would "train" on zero tokens and record
+    # a loss of 0. Dropped here, counted in the result.
+    untrainable = sum(1 for e in examples if e.n_targets == 0)
+    examples = [e for e in examples if e.n_targets > 0]
+    if not examples:
         raise InvalidArgument("dataset.path", "no trainable tokens: every response is empty or cut "
                                               f"off by max_length={cfg.max_length}")
+    if untrainable:
+        log.warning("%d records have no response tokens within max_length=%d; left out", untrainable, cfg.max_length)
+    n_targets = [e.n_targets for e in examples]
+    lengths = [len(e.input_ids) for e in examples]
     steps_per_epoch = sft_data.steps_per_epoch(len(examples), cfg.batch_size)
     total_steps = sft_data.total_steps(len(examples), cfg.batch_size, cfg.epochs, cfg.max_steps)
     per_rank = math.ceil(cfg.batch_size / topo.world)
@@ -311,7 +318,7 @@ def _train(cfg, topo, records, emitter, t_start):
         if topo.is_main and not os.path.isdir(final):
             write_final(cfg, resume_path, lora, tokenizer)
         emitter.result("train", steps=start_step, final_loss=state["final_loss"],
-                       best_loss=state["best_loss"], tokens=state["tokens"], truncated=truncated,
+                       best_loss=state["best_loss"], tokens=state["tokens"], truncated=truncated, untrainable=untrainable,
                        wall_s=round(time.monotonic() - t_start, 3), checkpoint_dir=final)
         return
 
@@ -421,7 +428,7 @@ def _train(cfg, topo, records, emitter, t_start):
             final = write_final(cfg, path, lora, tokenizer)
         distributed.barrier(topo)
         events.emit("result", kind="train", steps=step, final_loss=events.final_loss,
-                    best_loss=events.best_loss, tokens=tokens_total, truncated=truncated,
+                    best_loss=events.best_loss, tokens=tokens_total, truncated=truncated, untrainable=untrainable,
                     wall_s=round(time.monotonic() - t_start, 3),
                     checkpoint_dir=final or os.path.join(cfg.output_dir, "final"))
         events.flush()
