@@ -48,6 +48,7 @@ export function lossPointToPb(row: LossRow): pb.LossPoint {
     samples: row.samples,
     elapsedS: row.elapsedS,
     tokensPerS: row.tokensPerS ?? 0,
+    totalSteps: 0,
   };
 }
 
@@ -202,7 +203,7 @@ export function trainingService(deps: TrainingDeps): Implementation<typeof pb.Tr
         let last = afterStep;
         for (const point of history) {
           last = point.step;
-          yield { event: { $case: "step", value: lossPointToPb(point) } };
+          yield { event: { $case: "step", value: { ...lossPointToPb(point), totalSteps: row.totalSteps } } };
         }
         yield { event: { $case: "run", value: runToPb(row) } };
         if (!subscription || isFinalStatus(row.status)) return;
@@ -225,6 +226,7 @@ export function trainingService(deps: TrainingDeps): Implementation<typeof pb.Tr
                   samples: Number(event.samples ?? 0),
                   elapsedS: Number(event.elapsed_s ?? 0),
                   tokensPerS: Number(event.tokens_per_s ?? 0),
+                  totalSteps: Number(event.total_steps ?? 0),
                 },
               },
             };

@@ -163,7 +163,7 @@ async function followRun(ctx: Context, start: pb.Run, onStep: (p: pb.LossPoint) 
       if (event.$case === "step") {
         onStep(event.value);
         detail = stepDetail(event.value);
-        bar?.update({ phase: "train", done: event.value.step, total: run.totalSteps, detail });
+        bar?.update({ phase: "train", done: event.value.step, total: event.value.totalSteps || run.totalSteps, detail });
       } else if (event.$case === "run") {
         run = event.value;
         if (follow && isFinal(run.status)) break;

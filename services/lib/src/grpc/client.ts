@@ -108,38 +108,32 @@ export function createClient<S extends ServiceDefinition>(
   return client as Client<S>;
 }
 
-/** Asks a server's grpc.health.v1 service whether it serves. */
-export async function checkHealth(address: string, timeoutMs = 2000): Promise<boolean> {
-  const { HealthCheckRequest, HealthCheckResponse } = await healthMessages();
+// grpc.health.v1 has two one-field messages; encoding them by hand avoids
+// loading a second copy of the health proto into every client.
+function encodeHealthRequest(service: string): Buffer {
+  const name = Buffer.from(service, "utf8");
+  return name.length ? Buffer.concat([Buffer.from([0x0a, name.length]), name]) : Buffer.alloc(0);
+}
+
+function decodeHealthResponse(buffer: Buffer): { status: number } {
+  return { status: buffer.length >= 2 && buffer[0] === 0x08 ? buffer[1]! : 0 };
+}
+
+/** Asks a server's grpc.health.v1 service whether it serves (status SERVING = 1). */
+export async function checkHealth(address: string, timeoutMs = 2000, service = ""): Promise<boolean> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   try {
     return await new Promise<boolean>((resolve) => {
       client.makeUnaryRequest(
         "/grpc.health.v1.Health/Check",
-        (value: object) => HealthCheckRequest.encode(value),
-        (buffer: Buffer) => HealthCheckResponse.decode(buffer),
-        { service: "" },
+        () => encodeHealthRequest(service),
+        decodeHealthResponse,
+        {},
         { deadline: Date.now() + timeoutMs },
-        (err, res?: { status?: number }) => resolve(!err && res?.status === 1),
+        (err, res?: { status: number }) => resolve(!err && res?.status === 1),
       );
     });
   } finally {
     client.close();
   }
-}
-
-// grpc.health.v1 has two messages with one field each; encoding them by hand
-// avoids loading a second copy of the health proto.
-async function healthMessages() {
-  return {
-    HealthCheckRequest: {
-      encode: (value: { service?: string }) => {
-        const name = Buffer.from(value.service ?? "", "utf8");
-        return name.length ? Buffer.concat([Buffer.from([0x0a, name.length]), name]) : Buffer.alloc(0);
-      },
-    },
-    HealthCheckResponse: {
-      decode: (buffer: Buffer) => ({ status: buffer.length >= 2 && buffer[0] === 0x08 ? buffer[1] : 0 }),
-    },
-  };
 }
