@@ -161,8 +161,8 @@ async function uploadEmbeddings(ctx: Context, file: string, size: number): Promi
   }
 }
 
-/** Follows a selection until it is over; returns its final state. */
-async function watch(ctx: Context, selection: pb.Selection): Promise<pb.Selection> {
+/** Follows a selection until it is over, with a progress bar (its phases prefixed by label); returns its final state. */
+export async function watchSelection(ctx: Context, selection: pb.Selection, label?: string): Promise<pb.Selection> {
   const client = ctx.selection();
   const progress = ctx.progress();
   let last = selection;
@@ -171,7 +171,8 @@ async function watch(ctx: Context, selection: pb.Selection): Promise<pb.Selectio
       if (!update.selection) continue;
       last = update.selection;
       if (isFinal(last.status)) break;
-      progress.update(jobProgress(last.status, last.progress));
+      const state = jobProgress(last.status, last.progress);
+      progress.update(label ? { ...state, phase: `${label}: ${state.phase}` } : state);
     }
   } finally {
     progress.end();
@@ -214,7 +215,7 @@ const selectCommand: Command = {
     }
     // The id first, so it is on screen even if the user stops watching.
     ctx.out.line(queued.id);
-    const final = await watch(ctx, queued);
+    const final = await watchSelection(ctx, queued);
     ctx.out.document(selectionView(final));
     selectionBlock(ctx, final);
     const problem = endProblem("selection", final.id, final.status, final.error);

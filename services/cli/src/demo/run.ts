@@ -13,6 +13,7 @@ import { CliError } from "../args";
 import { present } from "../command";
 import { comparisonTable } from "../commands/evaluation";
 import { allPages } from "../commands/dataset";
+import { watchSelection } from "../commands/selection";
 import type { Context } from "../context";
 import { readChunks, writeAtomically } from "../files";
 import { endProblem, isFinal, jobProgress, sleep } from "../jobs";
@@ -136,22 +137,8 @@ async function importDataset(ctx: Context, file: string, name: string): Promise<
   }
 }
 
-async function watchSelection(ctx: Context, selection: pb.Selection, label: string): Promise<pb.Selection> {
-  const client = ctx.selection();
-  const progress = ctx.progress();
-  let last = selection;
-  try {
-    for await (const update of client.watchSelection({ id: selection.id }, { signal: ctx.signal })) {
-      if (!update.selection) continue;
-      last = update.selection;
-      if (isFinal(last.status)) break;
-      const state = jobProgress(last.status, last.progress);
-      progress.update({ ...state, phase: `${label}: ${state.phase}` });
-    }
-  } finally {
-    progress.end();
-  }
-  if (!isFinal(last.status)) last = present((await client.getSelection({ id: selection.id }, { signal: ctx.signal })).selection, "selection");
+async function followSelection(ctx: Context, selection: pb.Selection, label: string): Promise<pb.Selection> {
+  const last = await watchSelection(ctx, selection, label);
   const problem = endProblem("selection", last.id, last.status, last.error);
   if (problem) throw new CliError(problem);
   return last;
@@ -173,7 +160,7 @@ async function select(ctx: Context, dataset: pb.Dataset, strategy: pb.Strategy, 
   const done = same.find((s) => s.status === pb.JobStatus.JOB_STATUS_DONE);
   if (done) return { selection: done, reused: true };
   const pending = same.find((s) => !isFinal(s.status));
-  if (pending) return { selection: await watchSelection(ctx, pending, label), reused: true };
+  if (pending) return { selection: await followSelection(ctx, pending, label), reused: true };
   const queued = present(
     (
       await client.select(
@@ -189,7 +176,7 @@ async function select(ctx: Context, dataset: pb.Dataset, strategy: pb.Strategy, 
     ).selection,
     "selection",
   );
-  return { selection: await watchSelection(ctx, queued, label), reused: false };
+  return { selection: await followSelection(ctx, queued, label), reused: false };
 }
 
 /** Which demo family each record of a subset belongs to. */
