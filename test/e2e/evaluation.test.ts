@@ -21,7 +21,7 @@ before(async () => {
   const selection = JSON.parse((await mesh.cli(["select", datasetId, "--strategy", "uniform", "--ratio", "0.5", "--json"])).stdout);
   for (const source of [["--selection", selection.id], ["--dataset", datasetId]]) {
     const res = await mesh.cli([
-      "train", ...source, "--model", modelDir, "--batch-size", "8", "--max-length", "64", "--lr", "1e-3", "--epochs", "2",
+      "train", ...source, "--model", modelDir, "--batch-size", "8", "--max-length", "192", "--lr", "1e-3", "--epochs", "2",
       "--eval", "arc_challenge:2", "--eval", "truthfulqa_mc", "--eval-data", dataDir, "--json",
     ]);
     assert.equal(res.code, 0, res.stderr);

@@ -28,7 +28,7 @@ after(async () => {
   await mesh?.stop();
 });
 
-const trainArgs = (extra: string[]) => ["train", "--dataset", datasetId, "--model", modelDir, "--batch-size", "8", "--max-length", "64", "--lr", "1e-3", ...extra];
+const trainArgs = (extra: string[]) => ["train", "--dataset", datasetId, "--model", modelDir, "--batch-size", "8", "--max-length", "192", "--lr", "1e-3", ...extra];
 
 async function runRow(id: string) {
   return (await db.query("select * from runs where id = $1", [id])).rows[0];
