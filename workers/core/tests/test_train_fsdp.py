@@ -22,7 +22,7 @@ def test_two_process_fsdp_matches_one_process(tmp_path, model_dir):
     # Batch 5 over 2 ranks with micro-batch 1: ranks get 3 and 2 records, so
     # rank 1 runs a zero-weight dummy micro-batch to keep FSDP's collectives
     # in step. 20 records / 5 = 4 steps, checkpoint at 2 and 4.
-    common = dict(batch_size=5, micro_batch_size=1, max_steps=4, save_steps=2, max_length=64,
+    common = dict(batch_size=5, micro_batch_size=1, max_steps=4, save_steps=2, max_length=256,
                   lr=1e-3, warmup_steps=1)
     code, single = run_inprocess(base_spec(model_dir, data, str(tmp_path / "one"), **common), str(tmp_path))
     assert code == 0

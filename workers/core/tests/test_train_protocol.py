@@ -29,7 +29,7 @@ def data_path(tmp_path_factory):
 def long_spec(model_dir, data_path):
     # 48 records, batch 4, 2 epochs: 24 steps, long enough to interrupt.
     return lambda out: base_spec(model_dir, data_path, out, batch_size=4, epochs=2, save_steps=3,
-                                 max_length=64, seed=5)
+                                 max_length=256, seed=5)
 
 
 @pytest.fixture(scope="session")
