@@ -4,11 +4,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { connect } from "nats";
-import { checkHealth, dropDatabase, ensureDatabase, migrateDatabase, openDatabase, wireNames } from "@uniformity/lib";
+import { checkHealth, dropDatabase, ensureDatabase, freePort, migrateDatabase, openDatabase, wireNames } from "@uniformity/lib";
+
+export { freePort };
 
 export const ROOT = path.resolve(__dirname, "../../..");
 export const CLI = path.join(ROOT, "services/cli/dist/src/main.js");
@@ -21,16 +22,6 @@ export function natsUrl(): string {
   return process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Scratch {
   databaseUrl: string;

@@ -10,7 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { checkHealth } from "@uniformity/lib";
-import { alive, ensureStores, freePort, natsAnswers, postgresAnswers, stopStores, type StoresFile } from "../src/demo/embedded";
+import { freePort } from "@uniformity/lib";
+import { alive, ensureStores, natsAnswers, postgresAnswers, stopStores, type StoresFile } from "../src/demo/embedded";
 import { ROOT } from "../src/demo/paths";
 import { cli } from "./helpers";
 

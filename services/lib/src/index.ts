@@ -13,3 +13,4 @@ export * from "./grpc/client";
 export * from "./validate";
 export * as pb from "./proto";
 export * from "./recorder";
+export * from "./net";

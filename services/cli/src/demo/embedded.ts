@@ -9,12 +9,11 @@
 // (`mesh up` reads it); it lists only stores that are running.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { connect } from "nats";
 import pg from "pg";
-import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL } from "@uniformity/lib";
+import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, freePort } from "@uniformity/lib";
 import { ROOT } from "./paths";
 
 export interface StoresFile {
@@ -48,16 +47,6 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- does a store answer? ----
 
